@@ -1,0 +1,87 @@
+"""Wire payloads real clients send (reference/rpkg-contract.md), with the task params we expect."""
+
+SRC = "git+https://src.example.org/container/foo.git#dd14fbcd0f7f4e5b7d9d5b1c1c2d4e6f8a0b1cb7"
+RPKG_SRC = "git://localhost/container/foo.git#dd14fbcd0f7f4e5b7d9d5b1c1c2d4e6f8a0b1cb7"
+TARGET = "f39-container-candidate"
+
+RPKG_UNSET = {
+    "scratch": False, "release": None, "isolated": False, "koji_parent_build": None,
+    "yum_repourls": None, "git_branch": "f39", "signing_intent": None, "skip_build": False,
+}
+RPKG_CONTAINER_UNSET = dict(RPKG_UNSET, compose_ids=None, dependency_replacements=None)
+
+# (name, src, opts sent, priority kwarg, channel kwarg or absent, expected task params)
+IMAGE_PAYLOADS = [
+    ("rpkg-1.62/1.63/1.70 default", SRC, RPKG_CONTAINER_UNSET, None, None,
+     {"git_branch": "f39"}),
+    ("rpkg default git:// anongiturl", RPKG_SRC, RPKG_CONTAINER_UNSET, None, None,
+     {"git_branch": "f39"}),
+    ("rpkg-1.70 all options --background", SRC,
+     dict(RPKG_CONTAINER_UNSET, scratch=True, release="2", koji_parent_build="fedora-39-1",
+          yum_repourls=["https://repos.example.org/a.repo", "http://repos.example.org/b.repo"],
+          compose_ids=[1, 22], dependency_replacements=["gomod:example.com/a:v1.0.0",
+                                                        "pip:bar:2.0:baz"],
+          arch_override="x86_64 aarch64 ppc64le"),
+     5, None,
+     {"git_branch": "f39", "scratch": True, "release": "2", "koji_parent_build": "fedora-39-1",
+      "yum_repourls": ["https://repos.example.org/a.repo", "http://repos.example.org/b.repo"],
+      "compose_ids": [1, 22], "dependency_replacements": ["gomod:example.com/a:v1.0.0",
+                                                          "pip:bar:2.0:baz"],
+      "arch_override": "x86_64 aarch64 ppc64le"}),
+    ("rpkg isolated + release + signing intent + skip_build", SRC,
+     dict(RPKG_CONTAINER_UNSET, isolated=True, release="1.1", signing_intent="release",
+          skip_build=True),
+     None, None,
+     {"git_branch": "f39", "isolated": True, "release": "1.1", "signing_intent": "release",
+      "skip_build": True}),
+    ("rpkg isolated hotfix release with arches", SRC,
+     dict(RPKG_CONTAINER_UNSET, isolated=True, release="3.2.hotfix1", arch_override="s390x"),
+     None, None,
+     {"git_branch": "f39", "isolated": True, "release": "3.2.hotfix1", "arch_override": "s390x"}),
+    ("rpkg-1.62+ flatpak-build", SRC,
+     dict(RPKG_UNSET, flatpak=True, signing_intent="unsigned",
+          yum_repourls=["https://repos.example.org/x.repo"]),
+     None, None,
+     {"git_branch": "f39", "flatpak": True, "signing_intent": "unsigned",
+      "yum_repourls": ["https://repos.example.org/x.repo"]}),
+    ("rpkg-1.70 yum_repourls with compose_ids", SRC,
+     dict(RPKG_CONTAINER_UNSET, yum_repourls=["https://r.example.org/r.repo"], compose_ids=[7]),
+     None, None,
+     {"git_branch": "f39", "yum_repourls": ["https://r.example.org/r.repo"],
+      "compose_ids": [7]}),
+    ("koji CLI minimal", SRC, {"git_branch": "f39"}, None, None, {"git_branch": "f39"}),
+    ("koji CLI scratch arch override userdata channel", SRC,
+     {"git_branch": "f39", "scratch": True, "arch_override": "x86_64",
+      "userdata": {"ticket": "RHBZ#1", "nested": {"a": [1, 2]}}},
+     5, "container-binary",
+     {"git_branch": "f39", "scratch": True, "arch_override": "x86_64",
+      "userdata": {"ticket": "RHBZ#1", "nested": {"a": [1, 2]}}}),
+    ("koji CLI isolated operator csv", SRC,
+     {"git_branch": "rhel-8.4.0", "isolated": True, "release": "5.1",
+      "operator_csv_modifications_url": "https://csv.example.org/mods.json"},
+     None, None,
+     {"git_branch": "rhel-8.4.0", "isolated": True, "release": "5.1",
+      "operator_csv_modifications_url": "https://csv.example.org/mods.json"}),
+    ("koji CLI 0.x autorebuild keys (triggered_after_koji_task=0, push_url)", SRC,
+     {"git_branch": "f39", "triggered_after_koji_task": 0,
+      "push_url": "ssh://pkgs.example.org/container/foo"},
+     None, None,
+     {"git_branch": "f39", "triggered_after_koji_task": 0,
+      "push_url": "ssh://pkgs.example.org/container/foo"}),
+    ("koji CLI flatpak with release and parent", SRC,
+     {"git_branch": "f39", "flatpak": True, "release": "4", "koji_parent_build": "rt-39-1"},
+     None, None,
+     {"git_branch": "f39", "flatpak": True, "release": "4", "koji_parent_build": "rt-39-1"}),
+]
+
+SOURCE_PAYLOADS = [
+    ("koji CLI by id", {"koji_build_id": 123}, None, None, {"koji_build_id": 123}),
+    ("koji CLI by nvr scratch", {"koji_build_nvr": "foo-container-1-1", "scratch": True},
+     5, "container-source", {"koji_build_nvr": "foo-container-1-1", "scratch": True}),
+    ("koji CLI both, signing intent, userdata",
+     {"koji_build_id": 123, "koji_build_nvr": "foo-container-1-1", "signing_intent": "release",
+      "userdata": {"k": "v"}},
+     None, None,
+     {"koji_build_id": 123, "koji_build_nvr": "foo-container-1-1", "signing_intent": "release",
+      "userdata": {"k": "v"}}),
+]
