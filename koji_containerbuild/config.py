@@ -9,6 +9,7 @@ configs, refuse unknown keys so a typo is an error instead of a silently ignored
 from __future__ import annotations
 
 import configparser
+import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -18,6 +19,8 @@ OSBS_CONF = "/etc/osbs.conf"
 HUB_PLUGIN_CONF = "/etc/koji-hub/plugins/hub_containerbuild.conf"
 BUILDER_PLUGIN_CONF = "/etc/kojid/plugins/builder_containerbuild.conf"
 SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
+
+log = logging.getLogger("koji.plugin.containerbuild")
 
 
 class ConfigError(Exception):
@@ -104,8 +107,7 @@ def _positive_int(value: str) -> int:
 
 
 # Keys osbs-client 1.10 reads from an instance section (reference/osbs1-contract.md §3.1),
-# plus `ca_bundle`, our one extension. Keys that only osbs-client's own CLI reads are accepted
-# and ignored so the same file serves both.
+# plus `ca_bundle`, our one extension.
 OSBS_INSTANCE_KEYS: dict[str, _Key] = {
     "openshift_url": _Key(),
     "openshift_uri": _Key(attr="openshift_url"),  # deprecated alias
@@ -128,8 +130,8 @@ OSBS_INSTANCE_KEYS: dict[str, _Key] = {
     "worker_max_run_hours": _Key(_positive_int),
     "scratch": _Key(parse_bool),
 }
-# Keys osbs-client reads but that do not change what this plugin does (OAuth login, node
-# selectors applied by the orchestrator, CLI defaults). Accepted so existing files load.
+# Keys osbs-client reads that do not change what this plugin does (OAuth login, node selectors
+# applied by the orchestrator, osbs CLI defaults): accepted silently so existing files load.
 OSBS_IGNORED_KEYS = frozenset(
     {
         "username", "password", "use_kerberos", "kerberos_keytab", "kerberos_principal",
@@ -176,10 +178,12 @@ def load_osbs_instance(
     for key, text in parser.items(section):
         spec = OSBS_INSTANCE_KEYS.get(key)
         if spec is None:
-            if key in OSBS_IGNORED_KEYS or key.startswith("node_selector."):
-                continue
-            known = ", ".join(sorted(OSBS_INSTANCE_KEYS))
-            raise ConfigError(f"{path}: [{section}] {key}: unknown key (known keys: {known})")
+            if key not in OSBS_IGNORED_KEYS and not key.startswith("node_selector."):
+                # The file is shared with osbs-client, which ignores keys it does not read
+                # (older files still carry e.g. registry_uri); say so, don't refuse.
+                log.warning("%s: [%s] %s: not used by osbs-client 1.10 or this plugin",
+                            path, section, key)
+            continue
         raw[key] = text
         if spec.attr == "":
             continue

@@ -141,10 +141,9 @@ def _short(value: Any, limit: int = 60) -> str:
 
 
 def _schema_error(kind: str, opts: Mapping[str, Any]) -> Optional[OptionsError]:
-    errors = sorted(_VALIDATORS[kind].iter_errors(dict(opts)), key=lambda e: list(e.path))
-    if not errors:
+    error = jsonschema.exceptions.best_match(_VALIDATORS[kind].iter_errors(dict(opts)))
+    if error is None:
         return None
-    error = errors[0]
     if error.validator == "additionalProperties":
         allowed = sorted(_VALIDATORS[kind].schema["properties"])
         unknown = sorted(set(opts) - set(allowed), key=str)
@@ -153,8 +152,9 @@ def _schema_error(kind: str, opts: Mapping[str, Any]) -> Optional[OptionsError]:
             str(name),
             f"Unknown build option {_short(name)}; allowed options: {', '.join(allowed)}",
         )
-    field = str(error.path[0]) if error.path else "opts"
-    where = "".join(f"[{p}]" for p in list(error.path)[1:])
+    path = list(error.absolute_path)
+    field = str(path[0]) if path else "opts"
+    where = "".join(f"[{p}]" for p in path[1:])
     got = _short(opts.get(field)) if not where else f"{_short(error.instance)} at {field}{where}"
     return OptionsError(field, f"Invalid build option '{field}': {ALLOWED[field]}; got {got}")
 
@@ -180,15 +180,16 @@ def _drop_unset(opts: Mapping[str, Any]) -> dict[str, Any]:
             continue
         if isinstance(value, (list, tuple)) and not value:
             continue
-        if value == "" and key in _EMPTY_MEANS_UNSET:
-            continue
         kept[key] = list(value) if isinstance(value, tuple) else value
     return kept
 
 
 def validate_image_options(opts: Any) -> dict[str, Any]:
     """Check ``buildContainer`` opts (image and flatpak builds) and return the normalised form."""
-    opts = _require_mapping(opts)
+    opts = {
+        key: (None if value == "" and key in _EMPTY_MEANS_UNSET else value)
+        for key, value in _require_mapping(opts).items()
+    }
     error = _schema_error("image", opts)
     if error:
         raise error
