@@ -9,6 +9,8 @@ STAMP := $(VENV)/.installed
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
+	# setuptools + wheel: tests/cli builds the wheel with --no-build-isolation (no network)
+	$(BIN)/pip install --quiet setuptools wheel
 	$(BIN)/pip install --quiet -e '.[tests]'
 	touch $(STAMP)
 
