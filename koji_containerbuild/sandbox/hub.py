@@ -332,7 +332,7 @@ class SandboxHub:
 
 DEMO = {"admin": "kojiadmin", "user": "user", "password": "pw", "host": "sandbox-builder",
         "build_tag": "f39-container-build", "dest_tag": "f39-container",
-        "target": "f39-container-candidate", "package": "hello"}
+        "target": "f39-container-candidate", "package": "hello-container"}
 
 
 def seed_demo(hub: SandboxHub) -> dict:

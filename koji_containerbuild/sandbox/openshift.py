@@ -194,6 +194,8 @@ class OpenShiftSimulator:
     def set_faults(self, **changes: Any) -> Faults:
         return self._injector.update(**changes)
 
+    koji_work_dir = property(lambda self: self.settings.koji_work_dir,
+                             lambda self, v: setattr(self.settings, "koji_work_dir", v))
     large_log_bytes = property(lambda self: self.settings.large_log_bytes,
                                lambda self, v: setattr(self.settings, "large_log_bytes", int(v)))
     slow_log_lines = property(lambda self: self.settings.slow_log_lines,

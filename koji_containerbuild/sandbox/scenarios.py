@@ -48,6 +48,9 @@ class ScenarioSettings:
     slow_log_lines: int = 100
     slow_log_rate: float = 10.0       # lines per real second (not scaled)
     registry: str = "registry.sandbox.local"
+    # Koji's work directory, where atomic-reactor uploads a scratch build's metadata.json
+    # (the sandbox hub's state_dir/work); None: the file is only named in the log.
+    koji_work_dir: Optional[str] = None
 
 
 @dataclass

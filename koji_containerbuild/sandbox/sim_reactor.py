@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import time
 from collections import deque
@@ -104,8 +105,10 @@ class Script:
             self.plugin(key)
             if key == "koji_import" and ctx.scratch and not failed:
                 # contract §5.3: the scratch metadata path rides on the _metadata_ platform tag
+                path = scratch_metadata_path(ctx)
+                write_scratch_metadata(ctx, path)
                 self.line(reactor_line(ctx.now(), METADATA_TAG, "atomic_reactor.plugins."
-                                       "exit_koji_import", "INFO", scratch_metadata_path(ctx)))
+                                       "exit_koji_import", "INFO", path))
 
 
 WORKER_STEPS = [
@@ -145,6 +148,24 @@ def scratch_metadata_path(ctx: BuildContext) -> str:
     letters = "".join(chr(97 + _digest_int(ctx.name, i) % 26) for i in range(8))
     stamp = time.strftime("%Y%m%d%H%M%S", time.gmtime(ctx.now()))
     return f"koji-upload/{stamp}.{letters}/metadata.json"
+
+
+def write_scratch_metadata(ctx: BuildContext, path: str) -> None:
+    """What atomic-reactor's koji_import uploads for a scratch build: Koji CG metadata."""
+    work = ctx.settings.koji_work_dir
+    if not work:
+        return
+    target = os.path.join(work, path)
+    os.makedirs(os.path.dirname(target), exist_ok=True)
+    metadata = {
+        "metadata_version": 0,
+        "build": {"name": ctx.user_params.get("component", ctx.name), "source":
+                  _git_uri(ctx.build), "extra": {"image": {"platforms": ctx.platforms}}},
+        "output": [{"type": "docker-image", "arch": p, "filename": f"docker-image-{p}.tar.gz"}
+                   for p in ctx.platforms],
+    }
+    with open(target, "w", encoding="utf-8") as handle:
+        json.dump(metadata, handle, indent=2, sort_keys=True)
 
 
 # ---------------------------------------------------------------------------------------------

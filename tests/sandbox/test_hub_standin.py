@@ -467,9 +467,9 @@ def test_state_survives_a_restart(tmp_path):
 def test_catalogue_shapes(hub):
     session = koji.ClientSession(hub.url, {"max_retries": 0})
     hub.add_package("f39-container", "blocked-one", blocked=True)
-    entry = session.getPackageConfig("f39-container", "hello")
+    entry = session.getPackageConfig("f39-container", "hello-container")
     assert (entry["package_name"], entry["tag_name"], entry["owner_name"], entry["blocked"]) == (
-        "hello", "f39-container", "user", False)
+        "hello-container", "f39-container", "user", False)
     assert session.getPackageConfig("f39-container", "blocked-one")["blocked"] is True
     assert session.getPackageConfig("f39-container", "unknown") is None
     tag = session.getTag(session.getBuildTarget(TARGET)["dest_tag"])
