@@ -260,13 +260,23 @@ class BuildResult:
             text = f"Error in plugin {plugin}"
             return one_line(f"{text}: {message}" if message else text)
         if self.pod_failure:
-            failure = {key: one_line(value) if isinstance(value, str) else value
-                       for key, value in self.pod_failure.items()}
-            return f"Error in pod: {failure}"
+            # A termination message is the tail of the pod's output: its last line is the
+            # error; the whole tail is in the task's log files already.
+            code = self.pod_failure.get("exitCode")
+            detail = _last_line(self.pod_failure.get("reason"))
+            text = "Error in pod" if code is None else f"Error in pod: exit code {code}"
+            return one_line(f"{text}: {detail}" if detail else text)
         if self.status_reason or self.status_message:
             return one_line(": ".join(part for part in (self.status_reason, self.status_message)
                                       if part))
         return None
+
+
+def _last_line(text: Any) -> Optional[str]:
+    if not isinstance(text, str):
+        return None
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[-1] if lines else None
 
 
 def build_path(namespace: Optional[str], name: Optional[str]) -> Optional[str]:
