@@ -33,12 +33,8 @@ def build_container(task: Any, src: Any, target: Any, opts: Any = None) -> dict[
         options.check_target(target)
         scratch = bool(opts.get("scratch"))
         flatpak = bool(opts.get("flatpak"))
-        settings = task_support.settings()
-        instance = load_osbs_instance(scratch=scratch, path=settings["osbs_conf"])
-
+        settings, instance, event_id, target_info = _task_context(task, target, scratch)
         session = task.session
-        event_id = session.getLastEvent()["id"]
-        target_info = checks.get_target(session, target, event_id)
         build_tag = target_info["build_tag"]
         arches = checks.get_arches(
             session, build_tag, event_id, arch_override=opts.get("arch_override"),
@@ -96,6 +92,14 @@ def build_container(task: Any, src: Any, target: Any, opts: Any = None) -> dict[
         outcome = task_support.run_build(task, client, submission.build, demux=True,
                                          main_log=ORCHESTRATOR_LOG)
         return task_support.task_result(task, outcome, submission.name)
+
+
+def _task_context(task: Any, target: str, scratch: bool) -> tuple[dict, Any, int, dict]:
+    """Settings, the osbs.conf instance, the task's event and its target at that event."""
+    settings = task_support.settings()
+    instance = load_osbs_instance(scratch=scratch, path=settings["osbs_conf"])
+    event_id = task.session.getLastEvent()["id"]
+    return settings, instance, event_id, checks.get_target(task.session, target, event_id)
 
 
 class _Checkout:
@@ -187,12 +191,8 @@ def build_source_container(task: Any, target: Any, opts: Any = None) -> dict[str
         opts = options.validate_source_options(opts)
         options.check_target(target)
         scratch = bool(opts.get("scratch"))
-        settings = task_support.settings()
-        instance = load_osbs_instance(scratch=scratch, path=settings["osbs_conf"])
-
+        _, instance, _, target_info = _task_context(task, target, scratch)
         session = task.session
-        event_id = session.getLastEvent()["id"]
-        target_info = checks.get_target(session, target, event_id)
         build = checks.get_source_build_info(session, opts.get("koji_build_id"),
                                              opts.get("koji_build_nvr"))
         component = f"{build['name']}-source"

@@ -49,6 +49,11 @@ def find_task_build(client: OpenShiftClient, task_id: int) -> Optional[dict]:
     return live[-1] if live else None
 
 
+def _reattach(client: OpenShiftClient, task_id: Optional[int]) -> Optional[Submission]:
+    existing = find_task_build(client, task_id) if task_id is not None else None
+    return Submission(existing, reattached=True) if existing is not None else None
+
+
 def _buildroot_image(client: OpenShiftClient, instance: OsbsInstance) -> Optional[str]:
     """Direct builds cannot name an ImageStreamTag as builder image: resolve it (§2.3)."""
     build_from = instance.build_from or ""
@@ -72,10 +77,9 @@ def submit_image_build(
     **render: Any,
 ) -> Submission:
     """Re-attach to this task's build or create one; ``render`` passes rand/now to rendering."""
-    if params.koji_task_id is not None:
-        existing = find_task_build(client, params.koji_task_id)
-        if existing is not None:
-            return Submission(existing, reattached=True)
+    earlier = _reattach(client, params.koji_task_id)
+    if earlier is not None:
+        return earlier
     reactor = _reactor_config(client, instance)
     if request.is_direct_build(instance, params):
         if params.isolated:
@@ -162,10 +166,9 @@ def submit_source_build(
     **render: Any,
 ) -> Submission:
     """Re-attach to this task's source build or create it (always a direct Build, §6)."""
-    if params.koji_task_id is not None:
-        existing = find_task_build(client, params.koji_task_id)
-        if existing is not None:
-            return Submission(existing, reattached=True)
+    earlier = _reattach(client, params.koji_task_id)
+    if earlier is not None:
+        return earlier
     reactor = _reactor_config(client, instance)
     build_json = request.render_source_build(
         instance, reactor, params, _buildroot_image(client, instance), **render

@@ -2,26 +2,12 @@
 
 from __future__ import annotations
 
-import json
-
-import koji
 import pytest
 
 from koji_containerbuild.sandbox.distgit import create_container_repo, git
 from koji_containerbuild.sandbox.hub import DEMO
 
-STATES = koji.TASK_STATES
-
-
-def user_params(build):
-    env = build["spec"]["strategy"]["customStrategy"]["env"]
-    return json.loads(next(e["value"] for e in env if e["name"] == "USER_PARAMS"))
-
-
-def fault_of(world, task_id):
-    with pytest.raises(koji.GenericError) as info:
-        world.result(task_id)
-    return str(info.value)
+from .helpers import STATES, fault_of, user_params
 
 
 def test_isolated_build_is_direct_and_labelled(world):

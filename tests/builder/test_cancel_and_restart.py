@@ -8,18 +8,9 @@ import signal
 import threading
 import time
 
-import koji
 import pytest
 
-from koji_containerbuild.sandbox.distgit import create_container_repo
-
-STATES = koji.TASK_STATES
-
-
-def scenario_task(world, scenario, opts=None):
-    repo = f"scenario-{scenario}"
-    sha = create_container_repo(world.git.base, repo)
-    return world.submit({"scratch": True, **(opts or {})}, src=world.src(sha, repo))
+from .helpers import STATES, scenario_task
 
 
 def signal_when(world, phase, before_signal=None):

@@ -2,24 +2,9 @@
 
 from __future__ import annotations
 
-import koji
 import pytest
 
-from koji_containerbuild.sandbox.distgit import create_container_repo
-
-STATES = koji.TASK_STATES
-
-
-def scenario_task(world, scenario, opts=None):
-    repo = f"scenario-{scenario}"
-    sha = create_container_repo(world.git.base, repo)
-    return world.submit({"scratch": True, **(opts or {})}, src=world.src(sha, repo))
-
-
-def fault_of(world, task_id):
-    with pytest.raises(koji.GenericError) as info:
-        world.result(task_id)
-    return str(info.value)
+from .helpers import STATES, fault_of, scenario_task
 
 
 @pytest.mark.parametrize("scenario,words", [

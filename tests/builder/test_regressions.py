@@ -2,23 +2,9 @@
 
 from __future__ import annotations
 
-import json
-
-import koji
 import pytest
 
-STATES = koji.TASK_STATES
-
-
-def user_params(build):
-    env = build["spec"]["strategy"]["customStrategy"]["env"]
-    return json.loads(next(e["value"] for e in env if e["name"] == "USER_PARAMS"))
-
-
-def fault_of(world, task_id):
-    with pytest.raises(koji.GenericError) as info:
-        world.result(task_id)
-    return str(info.value)
+from .helpers import STATES, fault_of, user_params
 
 
 @pytest.mark.parametrize("opts", [{"skip_build": True}, {"triggered_after_koji_task": 0}])
