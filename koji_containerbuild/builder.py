@@ -27,7 +27,7 @@ CHECKOUT_LOG = "checkout-for-labels.log"
 
 def build_container(task: Any, src: Any, target: Any, opts: Any = None) -> dict[str, Any]:
     """Handler of ``buildContainer(src, target, opts)``: image and flatpak builds."""
-    with koji_faults(), task_support.plugin_log(os.path.join(task.workdir, "osbslogs")):
+    with koji_faults(), task_support.plugin_log(task, os.path.join(task.workdir, "osbslogs")):
         opts = options.validate_image_options(opts)
         options.check_scm_url(src)
         options.check_target(target)
@@ -187,7 +187,7 @@ def _wants_nvr_check(opts: dict, scratch: bool) -> bool:
 
 def build_source_container(task: Any, target: Any, opts: Any = None) -> dict[str, Any]:
     """Handler of ``buildSourceContainer(target, opts)``."""
-    with koji_faults(), task_support.plugin_log(os.path.join(task.workdir, "osbslogs")):
+    with koji_faults(), task_support.plugin_log(task, os.path.join(task.workdir, "osbslogs")):
         opts = options.validate_source_options(opts)
         options.check_target(target)
         scratch = bool(opts.get("scratch"))

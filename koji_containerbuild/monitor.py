@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
 from .logs import ORCHESTRATOR_LOG, LogDemux, LogFollower, TaskLogUploader
-from .openshift.client import OpenShiftClient, phase_of
+from .openshift.client import RUNNING_PHASES, TERMINAL_PHASES, OpenShiftClient, phase_of
 from .openshift.errors import OpenShiftError, WaitTimeout
 from .openshift.logstream import follow_build_log
 from .openshift.result import BuildResult, build_path, diagnose_failure, diagnose_pending
@@ -25,8 +25,7 @@ from .openshift.watch import wait_for_build
 
 log = logging.getLogger("koji.plugin.containerbuild")
 
-RUNNING_OR_DONE = {"Running", "Complete", "Failed", "Error", "Cancelled"}
-TERMINAL = {"Complete", "Failed", "Error", "Cancelled"}
+RUNNING_OR_DONE = RUNNING_PHASES | TERMINAL_PHASES
 # After the build ends its log stream closes by itself; this bounds a stream that does not.
 LOG_DRAIN_SECONDS = 60.0
 CANCEL_SECONDS = 1.0
@@ -114,8 +113,8 @@ class BuildMonitor:
         try:
             started = self._wait_until_started()
             self._note_node()
-            final = started if phase_of(started) in TERMINAL else wait_for_build(
-                self.client, self.name, TERMINAL)
+            final = started if phase_of(started) in TERMINAL_PHASES else wait_for_build(
+                self.client, self.name, TERMINAL_PHASES)
             finished = True
             return self._outcome(final)
         except BaseException as exc:
@@ -205,7 +204,7 @@ class BuildMonitor:
                 "build finished")
         else:
             log_error = self.follower.error
-        pods = self._pods() if phase_of(final) != "Complete" else None
+        pods = self._pods() if phase_of(final) != "complete" else None
         result = BuildResult.from_build(final, pods)
         if not self.node:
             self.node = result.node

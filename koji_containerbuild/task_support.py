@@ -65,8 +65,9 @@ def koji_faults() -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def plugin_log(outdir: str) -> Iterator[str]:
-    """Mirror the plugin's log into the task output (osbs-client.log), for operators."""
+def plugin_log(task: Any, outdir: str) -> Iterator[str]:
+    """Mirror the plugin's log into the task output (osbs-client.log), for operators; the
+    whole file is uploaded at the end, also when the task failed before any build."""
     os.makedirs(outdir, exist_ok=True)
     path = os.path.join(outdir, PLUGIN_LOG)
     handler = logging.FileHandler(path, encoding="utf-8")
@@ -82,6 +83,11 @@ def plugin_log(outdir: str) -> Iterator[str]:
         log.removeHandler(handler)
         log.setLevel(previous)
         handler.close()
+        try:
+            task.uploadFile(path)
+        except (koji.GenericError, OSError) as exc:
+            # e.g. a cancelled task: the hub no longer takes its uploads
+            log.warning("Could not upload %s: %s", PLUGIN_LOG, exc)
 
 
 def owner_name(task: Any) -> str:

@@ -92,6 +92,7 @@ def test_refusals_happen_before_any_openshift_build(world, setup, opts, message)
     assert message in fault_of(world, task_id)
     assert world.builds() == []
     assert [r for r in world.sim.requests if r[0] in ("POST", "PUT")] == []
+    assert "osbs-client.log" in world.outputs(task_id)  # the plugin's log, for the operator
 
 
 def _commit_without(world, repo, path):
