@@ -78,3 +78,34 @@ def test_a_log_that_cannot_be_followed_fails_the_task(world):
     assert world.run(task_id)["state"] == STATES["FAILED"]
     message = fault_of(world, task_id)
     assert "succeeded but its log could not be followed" in message
+
+
+def test_scm_callbacks_get_what_the_scmpolicy_plugin_reads(world, monkeypatch):
+    """#35 and upstream #189: pre/postSCMCheckout with scminfo, build_tag, scratch, srcdir,
+    taskinfo and session — for flatpaks too — and a checkout where `git branch -r --contains
+    HEAD` names the branch, as koji's scmpolicy plugin runs it."""
+    import subprocess
+
+    import koji.plugin
+
+    seen = []
+
+    def callback(cbtype, *args, **kwargs):
+        record = {"cbtype": cbtype, **{k: kwargs.get(k) for k in
+                                       ("scminfo", "build_tag", "scratch", "srcdir")}}
+        record["has_taskinfo"] = "taskinfo" in kwargs and "session" in kwargs
+        if cbtype == "postSCMCheckout":
+            record["branches"] = subprocess.run(
+                ["git", "branch", "-r", "--contains", "HEAD"], cwd=kwargs["srcdir"],
+                capture_output=True, text=True, check=True).stdout.split()
+        seen.append(record)
+
+    monkeypatch.setitem(koji.plugin.callbacks, "preSCMCheckout", [callback])
+    monkeypatch.setitem(koji.plugin.callbacks, "postSCMCheckout", [callback])
+    task_id = world.submit({"scratch": True})
+    assert world.run(task_id)["state"] == STATES["CLOSED"], fault_of(world, task_id)
+    pre, post = seen
+    assert (pre["cbtype"], post["cbtype"]) == ("preSCMCheckout", "postSCMCheckout")
+    assert pre["scratch"] is True and pre["build_tag"] and pre["has_taskinfo"]
+    assert pre["scminfo"]["repository"] == "/container/hello.git"
+    assert post["srcdir"] and post["branches"] == ["origin/f39"]
