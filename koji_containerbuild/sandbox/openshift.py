@@ -345,6 +345,8 @@ def _parser() -> argparse.ArgumentParser:
                        ("reset-rate", float), ("watch-drop-seconds", float),
                        ("log-cut-bytes", int), ("slow-seconds", float)):
         parser.add_argument(f"--{knob}", type=kind, help=f"fault knob {knob.replace('-', '_')}")
+    from koji_containerbuild.sandbox import sim_buildah  # the real-image engine's options
+    sim_buildah.add_arguments(parser)
     return parser
 
 
@@ -370,11 +372,19 @@ def main(argv: Optional[list[str]] = None) -> int:
     done = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: done.set())
+    from koji_containerbuild.sandbox import sim_buildah
+    try:
+        engine = sim_buildah.configure(sim, args)
+    except (ValueError, RuntimeError, OSError) as exc:
+        print(f"simulator: {exc}", file=sys.stderr, flush=True)
+        return 1
     sim.start()
     print(sim.url, flush=True)
     while not done.wait(3600):
         pass
     sim.stop()
+    if engine is not None:
+        engine.stop()
     return 0
 
 
