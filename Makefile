@@ -23,5 +23,22 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
+# The sandbox demo (README's first command): DEMO_ARGS="--keep", "--dir DIR", "--engine simulated"
+demo: $(STAMP)
+	$(BIN)/python -m koji_containerbuild.sandbox.demo $(DEMO_ARGS)
+
+demo-clean:
+	@if [ -x $(BIN)/python ]; then $(BIN)/python -m koji_containerbuild.sandbox.demo --clean $(DEMO_ARGS); \
+	else rm -rf sandbox-run; fi
+
 clean:
 	rm -rf $(VENV) build dist *.egg-info
+
+# Fault-injection suite (issue 8) at full size; the test suite runs it small.
+chaos: $(STAMP)
+	CHAOS_BUILDS=$${CHAOS_BUILDS:-100} CHAOS_HUB_OUTAGE=$${CHAOS_HUB_OUTAGE:-30} \
+	$(BIN)/python -m pytest -q -m chaos -p no:cacheprovider tests/chaos
+
+# Benchmarks with same-run baselines (bench/README.md); BENCH_* env vars shrink them.
+bench: $(STAMP)
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
