@@ -33,9 +33,7 @@ from koji_containerbuild.openshift.watch import StreamStats, wait_for_build  # n
 from koji_containerbuild.sandbox.faults import Faults  # noqa: E402
 from koji_containerbuild.sandbox.openshift import OpenShiftSimulator  # noqa: E402
 
-FIXTURE = REPO.parent / 'shared/fixtures/openshift-3.9.41/build_test-build-123.json'
-if not FIXTURE.exists():
-    FIXTURE = Path('/work/shared/fixtures/openshift-3.9.41/build_test-build-123.json')
+FIXTURE = REPO / 'tests/fixtures/openshift-3.9.41/build_test-build-123.json'
 TOKEN = 'bench-secret-token'
 
 # scenario -> final phase; scenarios whose log stays readable once they end

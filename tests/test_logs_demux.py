@@ -14,8 +14,9 @@ from koji_containerbuild.logs_demux import (
     LogDemux,
     parse_log_line,
 )
+from tests.fixtures import OPENSHIFT_FIXTURES
 
-FIXTURE = Path("/work/shared/fixtures/openshift-3.9.41/build_test-orchestrator-build-123_logs.txt")
+FIXTURE = OPENSHIFT_FIXTURES / "build_test-orchestrator-build-123_logs.txt"
 
 TS = "2021-06-09 10:00:00,123"
 

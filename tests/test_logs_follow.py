@@ -5,14 +5,14 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from pathlib import Path
 
 import pytest
 
 from koji_containerbuild.logs import LogDemux, LogFollower, LogFollowError, TaskLogUploader
+from tests.fixtures import OPENSHIFT_FIXTURES
 from tests.test_logs_upload import UPLOAD_PATH, FakeHub
 
-FIXTURE = Path("/work/shared/fixtures/openshift-3.9.41/build_test-orchestrator-build-123_logs.txt")
+FIXTURE = OPENSHIFT_FIXTURES / "build_test-orchestrator-build-123_logs.txt"
 TS = "2021-06-09 10:00:00,123"
 
 

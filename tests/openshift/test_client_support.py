@@ -10,12 +10,12 @@ import json
 import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Callable, Optional
 
 from koji_containerbuild.openshift.client import OpenShiftClient
+from tests.fixtures import OPENSHIFT_FIXTURES
 
-FIXTURES = Path('/work/shared/fixtures/openshift-3.9.41')
+FIXTURES = OPENSHIFT_FIXTURES
 BASE = 'https://openshift.example.com:8443/'
 HOST = 'https://openshift.example.com:8443'
 NS = 'osbs-stage'

@@ -24,9 +24,10 @@ from koji_containerbuild.openshift.request import (
     render_build_config,
     render_source_build,
 )
+from tests.fixtures import OPENSHIFT_FIXTURES
 
 GOLDEN = Path(__file__).parent / "golden"
-FIXTURES = Path("/work/shared/fixtures/openshift-3.9.41")
+FIXTURES = OPENSHIFT_FIXTURES
 NOW = datetime(2021, 6, 9, 10, 10, 10, tzinfo=timezone.utc)
 RAND = 78723
 BUILDROOT = "registry.example.com/rh-osbs/buildroot@sha256:" + "1" * 64

@@ -2,14 +2,14 @@
 
 import copy
 import json
-from pathlib import Path
 
 import pytest
 
 from koji_containerbuild.openshift import result
 from koji_containerbuild.openshift.result import BuildResult, diagnose_failure, diagnose_pending
+from tests.fixtures import OPENSHIFT_FIXTURES
 
-FIXTURES = Path("/work/shared/fixtures/openshift-3.9.41")
+FIXTURES = OPENSHIFT_FIXTURES
 
 
 def fixture(name: str):

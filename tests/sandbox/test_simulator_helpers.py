@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any, Optional
 
 import pytest
@@ -13,6 +12,7 @@ import requests
 
 from koji_containerbuild.sandbox.faults import Faults
 from koji_containerbuild.sandbox.openshift import OpenShiftSimulator
+from tests.fixtures import OPENSHIFT_FIXTURES
 
 NS = "default"
 BUILDS = f"/apis/build.openshift.io/v1/namespaces/{NS}/builds"
@@ -20,8 +20,7 @@ CONFIGS = f"/apis/build.openshift.io/v1/namespaces/{NS}/buildconfigs"
 PODS = f"/api/v1/namespaces/{NS}/pods"
 TOKEN = "s3cret-token"
 TERMINAL = {"Complete", "Failed", "Error", "Cancelled"}
-FIXTURE_DIRS = [Path(__file__).resolve().parents[1] / "fixtures" / "openshift-3.9.41",
-                Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "openshift-3.9.41"]
+FIXTURE_DIRS = [OPENSHIFT_FIXTURES]
 
 
 def start_sim(**kwargs: Any) -> OpenShiftSimulator:
