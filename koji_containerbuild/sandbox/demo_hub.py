@@ -12,16 +12,14 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import signal
 import sys
-import threading
 from pathlib import Path
 from typing import Any, Optional
 
 import koji
 from koji.context import context
 
-from koji_containerbuild.sandbox.hub import DEMO, SandboxHub, seed_demo
+from koji_containerbuild.sandbox.hub import DEMO, SandboxHub, seed_demo, serve
 from koji_containerbuild.sandbox.hub_api import RootExports
 from koji_containerbuild.sandbox.sim_buildah_run import HOST_ARCH
 
@@ -72,21 +70,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     opts = parser.parse_args(argv)
     host, _, port = opts.listen.rpartition(":")
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
-    stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
-    hub = demo_hub(opts.state_dir, (host or "127.0.0.1", int(port)), opts.arches).start()
-    url_file = Path(hub.state_dir) / "url"  # how a parent that asked for port 0 learns it
-    url_file.write_text(hub.url + "\n")
-    print(f"Sandbox Koji hub at {hub.url} (web {hub.weburl}, files {hub.topurl}); "
-          f"state in {hub.state_dir}", flush=True)
-    if hub.plugin_error:
-        print(f"WARNING: hub plugin not loaded, hub answers ServerOffline: {hub.plugin_error}",
-              file=sys.stderr, flush=True)
-    stop.wait()
-    url_file.unlink(missing_ok=True)
-    hub.stop()
-    return 0
+    hub = demo_hub(opts.state_dir, (host or "127.0.0.1", int(port)), opts.arches)
+    # the url file is how a parent that asked for port 0 learns it
+    return serve(hub, url_file=Path(hub.state_dir) / "url")
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional
 
+from koji_containerbuild.sandbox.procs import descendants, proc_stat, start_time
 from koji_containerbuild.sandbox.sim_buildah import Buildah, BuildahError
 
 MARKER = ".koji-containerbuild-sandbox"
@@ -46,36 +47,6 @@ class Layout:
         self.registry_pid = self.engine / "registry" / "registry.pid"
 
 
-def _stat(pid: int) -> Optional[list[str]]:
-    """/proc/<pid>/stat fields after the command name (state first), None if gone or a zombie."""
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as f:
-            fields = f.read().rpartition(")")[2].split()
-    except OSError:
-        return None
-    return fields if fields and fields[0] != "Z" else None
-
-
-def start_time(pid: int) -> Optional[str]:
-    """The pid's start time in clock ticks: with the pid, it names one process for good."""
-    fields = _stat(pid)
-    return fields[19] if fields else None
-
-
-def _descendants(root: int) -> list[int]:
-    """``root`` and everything below it, by parent pid (breadth first)."""
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        fields = _stat(int(entry)) if entry.isdigit() else None
-        if fields:
-            children.setdefault(int(fields[1]), []).append(int(entry))
-    tree, at = [root], 0
-    while at < len(tree):
-        tree += children.get(tree[at], [])
-        at += 1
-    return tree
-
-
 def stop_process(pid: int, started: Optional[str], timeout: float,
                  proc: Optional[subprocess.Popen] = None) -> bool:
     """SIGTERM the process ``pid`` that started at ``started``; after ``timeout`` SIGKILL it
@@ -84,7 +55,7 @@ def stop_process(pid: int, started: Optional[str], timeout: float,
         if proc is not None:
             proc.poll()
         return False
-    tree = _descendants(pid)
+    tree = descendants(pid)
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
@@ -94,8 +65,8 @@ def stop_process(pid: int, started: Optional[str], timeout: float,
                 proc.wait(0.1)
         else:
             time.sleep(0.05)  # not our child: nothing to wait on but /proc
-    for leftover in tree + _descendants(pid):
-        if _stat(leftover) is not None:
+    for leftover in tree + descendants(pid):
+        if proc_stat(leftover) is not None:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(leftover, signal.SIGKILL)
     if proc is not None:

@@ -22,6 +22,7 @@ import signal
 import sys
 import threading
 import types
+from pathlib import Path
 from typing import Any, Callable, Optional
 
 import koji
@@ -363,16 +364,26 @@ def main(argv: Optional[list[str]] = None) -> int:
                      listen=(host or "127.0.0.1", int(port)))
     if opts.seed_demo:
         seed_demo(hub)
+    return serve(hub)
+
+
+def serve(hub: SandboxHub, url_file: Optional[Path] = None) -> int:
+    """Start the hub and run it until SIGTERM/SIGINT, saying where it listens (also into
+    ``url_file``, for a parent that asked for port 0)."""
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     hub.start()
+    if url_file is not None:
+        url_file.write_text(hub.url + "\n")
     print(f"Sandbox Koji hub at {hub.url} (web {hub.weburl}, files {hub.topurl}); "
           f"state in {hub.state_dir}", flush=True)
     if hub.plugin_error:
         print(f"WARNING: hub plugin not loaded, hub answers ServerOffline: {hub.plugin_error}",
               file=sys.stderr, flush=True)
     stop.wait()
+    if url_file is not None:
+        url_file.unlink(missing_ok=True)
     hub.stop()
     return 0
 

@@ -56,6 +56,7 @@ from koji_containerbuild.sandbox.kojid_process import (  # noqa: F401 - public A
     new_manager,
     option_text,
 )
+from koji_containerbuild.sandbox.procs import descendants
 
 log = logging.getLogger("koji_containerbuild.sandbox.kojid")
 
@@ -144,7 +145,7 @@ class SandboxKojid:
             except subprocess.TimeoutExpired:
                 proc.send_signal(signal.SIGQUIT)  # its stacks into kojid.log, then systemd's
                 time.sleep(0.5)                   # SIGKILL for everything in the cgroup
-                for pid in _process_tree(proc.pid):
+                for pid in descendants(proc.pid):
                     _sigkill(pid)
                 proc.wait()
                 raise RuntimeError(f"sandbox kojid ignored SIGTERM for {timeout} s; its stack "
@@ -167,13 +168,13 @@ class SandboxKojid:
         if self._proc is not None:
             proc, self._proc = self._proc, None
             # kojid first, so it cannot react; then what systemd kills in its cgroup
-            for pid in _process_tree(proc.pid):
+            for pid in descendants(proc.pid):
                 _sigkill(pid)
             proc.wait()
         elif self._manager is not None:
             manager, self._manager = self._manager, None
             for task_pid in list(manager.pids.values()):
-                for pid in _process_tree(task_pid):
+                for pid in descendants(task_pid):
                     _sigkill(pid)
                 try:
                     os.waitpid(task_pid, 0)
@@ -205,26 +206,6 @@ class SandboxKojid:
 
     def __exit__(self, *exc: Any) -> None:
         self.stop()
-
-
-def _process_tree(root: int) -> list[int]:
-    """``root`` and its descendants (breadth first), found by parent pid in /proc as kojid's
-    cleanupTask finds a task's processes."""
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as f:
-                fields = f.read().rpartition(")")[2].split()  # comm may hold spaces
-        except OSError:  # gone meanwhile
-            continue
-        children.setdefault(int(fields[1]), []).append(int(entry))
-    tree, at = [root], 0
-    while at < len(tree):
-        tree += children.get(tree[at], [])
-        at += 1
-    return tree
 
 
 def _sigkill(pid: int) -> None:

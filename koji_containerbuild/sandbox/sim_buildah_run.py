@@ -42,9 +42,9 @@ from koji_containerbuild.sandbox.sim_buildah_meta import (
 from koji_containerbuild.sandbox.sim_reactor import (
     METADATA_TAG,
     ORCHESTRATE,
+    Script,
     git_source,
     reactor_line,
-    relayed_line,
     worker_build_name,
 )
 from koji_containerbuild.sandbox.sim_registry import RegistryError, manifest_digest
@@ -82,17 +82,15 @@ def _last_line(lines: Any) -> str:
     return next((line.strip() for line in reversed(list(lines)) if line.strip()), "")
 
 
-class RealBuild:
+class RealBuild(Script):
     """The state of one real build; ``run()`` returns its Outcome or raises BuildCancelled."""
 
     def __init__(self, engine: BuildahEngine, ctx: BuildContext):
-        self.engine, self.ctx = engine, ctx
+        super().__init__(ctx)
+        self.engine = engine
         self.params = ctx.user_params
         self.folder = engine.folder / "builds" / ctx.name
         self.source = self.folder / "source"
-        self.tail: deque[str] = deque(maxlen=10)
-        self.timestamps: dict[str, str] = {}
-        self.durations: dict[str, float] = {}
         self.started = time.time()
         self.platforms = [p for p in ctx.platforms if p == HOST_ARCH]
         self.worker_errors: dict[str, dict[str, str]] = {}
@@ -105,16 +103,6 @@ class RealBuild:
         self.build_id: Optional[int] = None
 
     # -- log lines -------------------------------------------------------------------------
-    def line(self, text: str) -> None:
-        self.ctx.emit(text)
-        self.tail.append(text)
-
-    def orch(self, logger: str, level: str, message: str) -> None:
-        self.line(reactor_line(self.ctx.now(), "-", logger, level, message))
-
-    def worker(self, platform: str, logger: str, level: str, message: str) -> None:
-        self.line(relayed_line(self.ctx.now(), platform, logger, level, message))
-
     def say(self, platform: Optional[str], logger: str, level: str, message: str) -> None:
         if platform is None:
             self.orch(logger, level, message)
