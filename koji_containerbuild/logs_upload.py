@@ -1,8 +1,8 @@
 """Ship the files of a task's log directory to the Koji hub while they grow.
 
 Uploads go through a callable with the signature of ``koji.daemon.incremental_upload``
-(koji-plugin-api.md §2.5): it reads an open binary fd from ``fd.tell()`` to EOF in 64 KiB
-chunks and sends each with ``rawUpload(chunk, offset, ..., overwrite=True)``. The hub
+(koji-plugin-api.md §2.5): it reads an open binary fd from ``fd.tell()`` to EOF and sends the
+bytes with ``rawUpload(chunk, offset, ..., overwrite=True)`` (1 MiB chunks by default). The hub
 truncates its copy at ``offset`` and writes the chunk there, so sending the same range again
 replaces it rather than duplicating it. That makes the recovery rule simple: an offset only
 advances after the callable returned; on an exception the fd goes back to the last confirmed
@@ -31,13 +31,34 @@ from typing import Any, BinaryIO, Callable, Optional
 UploadCallable = Callable[..., Any]
 
 
+FAST_CHUNK = 1 << 20  # well under the hub's default MaxRequestLength (4 MiB)
+
+
 def _koji_incremental_upload(session: Any, fname: str, fd: BinaryIO, path: str,
                              retries: int = 5, logger: Optional[logging.Logger] = None) -> None:
-    """``koji.daemon.incremental_upload``, imported on first use so that this module can be
-    imported (and tested) without koji's daemon code."""
-    from koji.daemon import incremental_upload
+    """Upload ``fd`` from its position to EOF: the fast (raw) upload in 1 MiB chunks when the
+    session uses it, else ``koji.daemon.incremental_upload``.
 
-    incremental_upload(session, fname, fd, path, retries=retries, logger=logger)
+    koji's own fast path sends 64 KiB per request and, on a checksum mismatch, sleeps 10 s and
+    finally skips the chunk, leaving a hole. Here a mismatch raises, so the uploader re-sends
+    the range from the last confirmed offset; 16 times fewer requests carry a busy log.
+    """
+    if not getattr(session, "opts", {}).get("use_fast_upload"):
+        from koji.daemon import incremental_upload
+
+        incremental_upload(session, fname, fd, path, retries=retries, logger=logger)
+        return
+    from koji.util import adler32_constructor
+
+    while True:
+        offset = fd.tell()
+        chunk = fd.read(FAST_CHUNK)
+        if not chunk:
+            return
+        result = session.rawUpload(chunk, offset, path, fname, overwrite=True)
+        if result.get("hexdigest") != adler32_constructor(chunk).hexdigest():
+            raise OSError(f"upload of {fname} at offset {offset}: the hub stored other bytes "
+                          "(checksum mismatch)")
 
 
 class _TrackedFile:

@@ -172,7 +172,9 @@ def test_hub_failure_mid_file_keeps_offsets_and_recovers_exactly(hub, tmp_path):
 
 
 def test_real_koji_upload_when_the_hub_raises(hub, tmp_path):
-    data = b"x" * 150000 + b"\n"
+    from koji_containerbuild.logs_upload import FAST_CHUNK
+
+    data = b"x" * (2 * FAST_CHUNK + 150000) + b"\n"  # three chunks
     append(tmp_path / "orchestrator.log", data)
     failures = iter([False, True, True])
     hub.fail = lambda name, offset, chunk: next(failures, False)
@@ -318,3 +320,38 @@ def test_workdir_that_never_existed(hub, tmp_path):
     assert uploader.upload_pending()
     assert uploader.final_upload(timeout=1)
     assert hub.calls == []
+
+
+class _RawHub:
+    """A session double for the fast upload path: stores bytes like the hub's rawUpload."""
+
+    def __init__(self, corrupt_at=None):
+        self.opts = {"use_fast_upload": True}
+        self.files: dict = {}
+        self.sizes: list = []
+        self.corrupt_at = corrupt_at
+
+    def rawUpload(self, chunk, offset, path, name, overwrite=False):  # noqa: N802 - koji's name
+        from koji.util import adler32_constructor
+
+        data = self.files.get(name, b"")[:offset] + chunk
+        self.files[name] = data
+        self.sizes.append(len(chunk))
+        stored = b"x" + chunk[1:] if offset == self.corrupt_at else chunk
+        return {"size": len(chunk), "hexdigest": adler32_constructor(stored).hexdigest()}
+
+
+def test_fast_upload_sends_large_chunks_and_raises_on_a_checksum_mismatch(tmp_path):
+    from koji_containerbuild.logs_upload import FAST_CHUNK, _koji_incremental_upload
+
+    data = os.urandom(3 * FAST_CHUNK + 123)
+    path = tmp_path / "x86_64.log"
+    path.write_bytes(data)
+    hub = _RawHub()
+    with open(path, "rb") as fd:
+        _koji_incremental_upload(hub, "x86_64.log", fd, "tasks/1/1")
+    assert hub.files["x86_64.log"] == data
+    assert hub.sizes == [FAST_CHUNK] * 3 + [123]  # 4 requests, where koji's path makes 49
+    bad = _RawHub(corrupt_at=FAST_CHUNK)
+    with open(path, "rb") as fd, pytest.raises(OSError, match="checksum mismatch"):
+        _koji_incremental_upload(bad, "x86_64.log", fd, "tasks/1/1")
