@@ -17,6 +17,8 @@ import os
 import posixpath
 import re
 import shutil
+from itertools import compress
+from operator import itemgetter
 from typing import BinaryIO, Callable, Optional
 
 ORCHESTRATOR_LOG = "orchestrator.log"
@@ -34,9 +36,25 @@ _METADATA_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}\.json")
 # rest of the line (leading spaces included) is the worker's line. osbs-client measured the
 # fields assuming single spaces; this regex agrees with it on every single-spaced line. A
 # relayed worker line that still carries its own `platform:-` (3rd field) loses that field:
-# groups 2 and 3 are its date and time. One regex per line keeps the demuxer fast.
-_WRAPPED = re.compile(rb"\s*\S+\s+\S+\s+platform:(\S*)(?:\s+\S+){5}(?:\s|\Z)"
-                      rb"(?:(\S+)\s+(\S+)\s+platform:-(?:\s|\Z))?")
+# groups 2 and 3 are its date and time (empty when absent).
+_WRAPPED = re.compile(rb"\s*\S+\s+\S+\s+platform:(\S*)" + rb"\s+\S+" * 5 + rb"(?:\s|\Z)"
+                      rb"(?:(\S+)\s+(\S+)\s+platform:-(?:\s|\Z)|)")
+# (Spelled out: `(?:\s+\S+){5}` and `(...)?` take sre's general repeat, twice as slow.)
+# The same rule applied to a whole block of lines at once (`\s` minus the newline, `\Z` as the
+# end of a line): one match per line, groups (wrapper, platform, inner date, inner time, text).
+# A line that does not parse gives an empty wrapper and platform and itself as text.
+_BLANK = rb"[ \t\r\f\v]"
+_BLOCK_LINE = re.compile(
+    rb"^(" + _BLANK + rb"*\S+" + _BLANK + rb"+\S+" + _BLANK + rb"+platform:(\S*)"
+    + (_BLANK + rb"+\S+") * 5 + rb"(?:" + _BLANK + rb"|(?=\n))"
+    rb"(?:(\S+)" + _BLANK + rb"+(\S+)" + _BLANK + rb"+platform:-(?:" + _BLANK + rb"|(?=\n))|)"
+    rb"|)(.*)\n", re.MULTILINE)
+_PLATFORM = itemgetter(1)
+_INNER_DATE = itemgetter(2)
+_STRIPPED_PARTS = itemgetter(2, 3, 4)
+_WHOLE_PARTS = itemgetter(0, 4)
+# More distinct platform fields than this in one block is not a real log: per-line path.
+_MAX_BLOCK_PLATFORMS = 16
 # Any platform tag other than the orchestrator's own `platform:-` (cheap block pre-check).
 _MAYBE_WORKER = re.compile(rb"platform:(?!-\s)")
 # USER_WARNING records carry JSON: `... - USER_WARNING - {"message": "..."}` (KCB 0.12).
@@ -46,9 +64,21 @@ _USER_WARNING = re.compile(rb".+ - USER_WARNING - (\{.*\})\r?")
 
 def _unwrap(match: re.Match[bytes], line: bytes) -> bytes:
     text = line[match.end():]
-    if match[2] is not None:
+    if match[2]:
         text = match[2] + b" " + match[3] + b" " + text
     return text
+
+
+def _stripped_lines(rows: list[tuple[bytes, ...]]) -> bytes:
+    """The worker's own lines of ``_BLOCK_LINE`` rows, newline terminated (see _unwrap)."""
+    if b"" not in map(_INNER_DATE, rows):       # every line had its inner `platform:-`
+        texts = list(map(b" ".join, map(_STRIPPED_PARTS, rows)))
+    elif not any(map(_INNER_DATE, rows)):      # none had
+        texts = [row[4] for row in rows]
+    else:
+        texts = [b" ".join(row[2:]) if row[2] else row[4] for row in rows]
+    texts.append(b"")
+    return b"\n".join(texts)
 
 
 def parse_log_line(line: bytes) -> tuple[Optional[str], bytes]:
@@ -168,9 +198,51 @@ class LogDemux:
             if self._on_data is not None:
                 self._on_data()
             return
-        lines = block.split(b"\n")
-        lines.pop()
-        self._write_lines(lines)
+        if not (self._demux and not (self._collect_user_warnings and _USER_WARNING_MARK in block)
+                and self._write_routed_block(block)):
+            lines = block.split(b"\n")
+            lines.pop()
+            self._write_lines(lines)
+
+    def _write_routed_block(self, block: bytes) -> bool:
+        """Demux a block without USER_WARNING records using C-level passes only (one
+        regex scan, then one filter per platform present); False, having written nothing,
+        when the block needs the per-line path (`_metadata_`, too many platforms)."""
+        rows = _BLOCK_LINE.findall(block)
+        targets: dict[bytes, str] = {}
+        for raw in dict.fromkeys(map(_PLATFORM, rows)):
+            if raw == b"-" or raw == b"":
+                name = ""
+            else:
+                name = self._platform_files.get(raw)
+                if name is None:
+                    name = self._platform_file(raw)
+                if name == METADATA_TAG:
+                    return False
+            targets[raw] = name
+            if len(targets) > _MAX_BLOCK_PLATFORMS:
+                return False
+        to_main = {raw for raw, name in targets.items() if not name}
+        if to_main:
+            if len(to_main) == len(targets):
+                kept = rows
+            else:
+                kept = list(compress(rows, map(to_main.__contains__, map(_PLATFORM, rows))))
+            whole = list(map(b"".join, map(_WHOLE_PARTS, kept)))
+            whole.append(b"")
+            self._append(self._main_log, b"\n".join(whole))
+        for raw, name in targets.items():
+            if not name:
+                continue
+            if len(targets) == 1:
+                mine = rows
+            else:
+                mine = list(compress(rows, map(raw.__eq__, map(_PLATFORM, rows))))
+            self._append(name, _stripped_lines(mine))
+        self.lines += len(rows)
+        if self._on_data is not None:
+            self._on_data()
+        return True
 
     def _write_lines(self, lines: list[bytes]) -> None:
         """Route complete lines one by one, then write each file once (hot loop)."""

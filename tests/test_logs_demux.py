@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import tempfile
 from pathlib import Path
 
@@ -356,3 +357,44 @@ def test_feed_after_close_is_an_error(tmp_path):
     with pytest.raises(ValueError):
         demux.feed(b"y\n")
     assert os.listdir(tmp_path) == ["orchestrator.log"]
+
+
+# ---------------------------------------------------------------------------------------------
+# the block fast path agrees with the per-line rule
+
+
+def expected_files(lines: list[bytes]) -> dict[str, bytes]:
+    """Files the per-line rule (``parse_log_line``) gives for lines without special records."""
+    files: dict[str, list[bytes]] = {}
+    for line in lines:
+        platform, text = parse_log_line(line)
+        if platform is None or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", platform) \
+                or platform in ("orchestrator", "user_warnings"):
+            files.setdefault("orchestrator.log", []).append(line + b"\n")
+        else:
+            files.setdefault(platform + ".log", []).append(text + b"\n")
+    return {name: b"".join(parts) for name, parts in files.items()}
+
+
+@pytest.mark.parametrize("platform_count", [3, 40])
+def test_whole_chunks_split_like_the_per_line_rule(tmp_path, platform_count):
+    rng = random.Random(platform_count)
+    platforms = [f"arch{i}" for i in range(platform_count)] + ["-", "", "a/b", "orchestrator"]
+    blanks = [b" "] * 12 + [b"\t", b"\r", b"\x0b", b"\x0c", b"  "]
+    words = [b"x", b"-", b"INFO", b"platform:-", b"\xff\xfe", b"a:b", b"{json}"]
+    lines = []
+    for _ in range(3000):
+        fields = [rng.choice(words) for _ in range(rng.randint(0, 14))]
+        if rng.random() < 0.8 and len(fields) > 2:
+            fields[2] = b"platform:" + rng.choice(platforms).encode()
+        if rng.random() < 0.6 and len(fields) > 10:
+            fields[10] = b"platform:-"
+        line = rng.choice([b"", b" "]) + b"".join(
+            field + rng.choice(blanks) for field in fields) + rng.choice([b"", b"\r", b" "])
+        lines.append(line)
+    data = b"".join(line + b"\n" for line in lines)
+    assert b"USER_WARNING" not in data and b"_metadata_" not in data
+    demux_chunks(tmp_path / "whole", [data])
+    assert read_dir(tmp_path / "whole") == expected_files(lines)
+    demux_chunks(tmp_path / "chunks", [data[i:i + 997] for i in range(0, len(data), 997)])
+    assert read_dir(tmp_path / "chunks") == expected_files(lines)
