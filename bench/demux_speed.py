@@ -2,7 +2,7 @@
 
 Feeds ~50 MB of relayed worker lines (the shape ``scenarios.py`` ``large-log`` emits, with a
 timestamp that changes per line as in a real build) in 16 KiB chunks (best of 3 runs), through the
-per-line implementation this module keeps as a baseline and once through the current one,
+demuxer's per-line path (its fallback, the baseline) and through the whole-chunk path,
 checks that both wrote identical files, and prints MB/s and µs/line for each.
 
     .venv/bin/python bench/demux_speed.py [MB] [platforms]
@@ -11,7 +11,6 @@ checks that both wrote identical files, and prints MB/s and µs/line for each.
 from __future__ import annotations
 
 import os
-import re
 import sys
 import tempfile
 import time
@@ -19,79 +18,18 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from koji_containerbuild.logs_demux import (  # noqa: E402
-    _MAYBE_WORKER,
-    _USER_WARNING_MARK,
-    METADATA_TAG,
-    LogDemux,
-)
+from koji_containerbuild.logs_demux import LogDemux  # noqa: E402
 from koji_containerbuild.sandbox.sim_reactor import reactor_line, relayed_line  # noqa: E402
 
 CHUNK = 16 << 10
 ROUNDS = 3
 
-# The rule's regex as it was (`{5}` and `(...)?` not spelled out).
-_OLD_WRAPPED = re.compile(rb"\s*\S+\s+\S+\s+platform:(\S*)(?:\s+\S+){5}(?:\s|\Z)"
-                          rb"(?:(\S+)\s+(\S+)\s+platform:-(?:\s|\Z))?")
-
-
-def _old_unwrap(match: re.Match[bytes], line: bytes) -> bytes:
-    text = line[match.end():]
-    if match[2] is not None:
-        text = match[2] + b" " + match[3] + b" " + text
-    return text
-
-
 class BaselineDemux(LogDemux):
-    """The per-line demuxer as it was before the block fast path (same rule, same output)."""
+    """The per-line path only (the demuxer's own fallback): what every block took before
+    the whole-chunk path existed. Same rule, same output."""
 
-    def _write_block(self, block: bytes) -> None:
-        if (not (self._collect_user_warnings and _USER_WARNING_MARK in block)
-                and not (self._demux and _MAYBE_WORKER.search(block))):
-            self.lines += block.count(b"\n")
-            self._append(self._main_log, block)
-            if self._on_data is not None:
-                self._on_data()
-            return
-        lines = block.split(b"\n")
-        lines.pop()
-        self._old_write_lines(lines)
-
-    def _old_write_lines(self, lines: list[bytes]) -> None:
-        main: list[bytes] = []
-        batches: dict[str, list[bytes]] = {self._main_log: main}
-        match = _OLD_WRAPPED.match if self._demux else None
-        warnings = self._collect_user_warnings
-        for line in lines:
-            wrapped = match(line) if match is not None else None
-            if wrapped is None or wrapped[1] == b"-":
-                if not (warnings and _USER_WARNING_MARK in line
-                        and self._take_user_warning(line)):
-                    main.append(line)
-                continue
-            text = _old_unwrap(wrapped, line)
-            name = self._platform_files.get(wrapped[1])
-            if name is None:
-                name = self._platform_file(wrapped[1])
-            if name == METADATA_TAG:
-                self._copy_metadata(text)
-            elif warnings and _USER_WARNING_MARK in text and self._take_user_warning(text):
-                pass
-            elif not name:
-                main.append(line)
-            else:
-                batch = batches.get(name)
-                if batch is None:
-                    batches[name] = [text]
-                else:
-                    batch.append(text)
-        self.lines += len(lines)
-        for name, batch in batches.items():
-            if batch:
-                batch.append(b"")
-                self._append(name, b"\n".join(batch))
-        if self._on_data is not None:
-            self._on_data()
+    def _write_routed_block(self, block: bytes) -> bool:
+        return False
 
 
 def large_log(total_bytes: int, platforms: list[str]) -> bytes:
