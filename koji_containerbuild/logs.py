@@ -41,6 +41,7 @@ from koji_containerbuild.logs_demux import (
     parse_log_line,
 )
 from koji_containerbuild.logs_upload import TaskLogUploader
+from koji_containerbuild.threads import start_shielded
 
 __all__ = [
     "COMBINED_LOG",
@@ -92,7 +93,7 @@ class LogFollower:
         """Start following; returns self."""
         if not self._started:
             self._started = True
-            self._thread.start()
+            start_shielded(self._thread)
         return self
 
     @property

@@ -28,6 +28,8 @@ import threading
 import time
 from typing import Any, BinaryIO, Callable, Optional
 
+from koji_containerbuild.threads import start_shielded
+
 UploadCallable = Callable[..., Any]
 
 
@@ -115,7 +117,7 @@ class TaskLogUploader:
         if self._thread is None:
             self._thread = threading.Thread(target=self._run, name="koji-log-upload",
                                             daemon=True)
-            self._thread.start()
+            start_shielded(self._thread)
         return self
 
     def notify(self) -> None:
@@ -149,7 +151,7 @@ class TaskLogUploader:
                 # never started, or a second final upload: a thread that only drains
                 thread = self._thread = threading.Thread(
                     target=self._drain, name="koji-log-upload-final", daemon=True)
-                thread.start()
+                start_shielded(thread)
         thread.join(timeout)
         if thread.is_alive():
             self._log.warning("Final log upload to %s still blocked on the hub after %ss",

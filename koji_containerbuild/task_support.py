@@ -16,6 +16,8 @@ from typing import Any, Optional
 
 import koji
 
+from koji_containerbuild.threads import start_shielded
+
 from . import config, labels, options, source
 from .faults import ContainerCancelled, ContainerError
 from .monitor import BuildMonitor, BuildStuck, Outcome
@@ -133,7 +135,7 @@ def _task_still_open(task: Any, timeout: float = 1.0) -> bool:
             answer["error"] = exc
 
     thread = threading.Thread(target=ask, name="task-state", daemon=True)
-    thread.start()
+    start_shielded(thread)
     thread.join(timeout)
     if "error" in answer:
         raise answer["error"]

@@ -32,6 +32,7 @@ from koji_containerbuild.openshift.errors import (
     is_timeout,
     is_transient,
 )
+from koji_containerbuild.threads import start_shielded
 
 log = logging.getLogger(__name__)
 
@@ -86,8 +87,8 @@ class StreamInterrupter:
 
     def __enter__(self) -> StreamInterrupter:
         if self._cancel is not None:
-            threading.Thread(target=self._run, name='openshift-stream-cancel',
-                             daemon=True).start()
+            start_shielded(threading.Thread(target=self._run, name='openshift-stream-cancel',
+                                            daemon=True))
         return self
 
     def __exit__(self, *exc_info: object) -> None:
