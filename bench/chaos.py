@@ -160,15 +160,11 @@ def kojid_restart(site: Site, crash: bool, timeout: float = 120.0) -> Figures:
     else:
         site.kojid.restart()
     states = site.wait_tasks([task_id], timeout)
-    figures.add("task final state", koji_state(states.get(task_id)))
-    if states.get(task_id) != STATES["CLOSED"]:
-        figures.problems.append(f"task {task_id}: {koji_state(states.get(task_id))}")
+    check_closed(figures, states, task_id)
     names = [b["metadata"]["name"] for b in site.builds_of(task_id)]
     figures.add("OpenShift builds for the task", len(names))
     figures.add("re-attached to the first build", names == [build["metadata"]["name"]])
-    compared, lost, duplicated = compare_logs(site, task_id, figures)
-    figures.add("log bytes compared", compared)
-    figures.add("log lines lost / duplicated", f"{lost} / {duplicated}")
+    check_log(figures, site, task_id)
     return figures
 
 
@@ -183,13 +179,23 @@ def hub_outage(site: Site, seconds: float, timeout: float = 180.0) -> Figures:
     site.hub_outage(seconds)
     states = site.wait_tasks([task_id], timeout)
     figures.add("bytes of x86_64.log uploaded before the outage", before)
+    check_closed(figures, states, task_id)
+    check_log(figures, site, task_id)
+    return figures
+
+
+def check_closed(figures: Figures, states: dict, task_id: int) -> None:
+    """The task must have ended CLOSED."""
     figures.add("task final state", koji_state(states.get(task_id)))
     if states.get(task_id) != STATES["CLOSED"]:
         figures.problems.append(f"task {task_id}: {koji_state(states.get(task_id))}")
+
+
+def check_log(figures: Figures, site: Site, task_id: int) -> None:
+    """The uploaded logs must be what the build emitted, line for line."""
     compared, lost, duplicated = compare_logs(site, task_id, figures)
     figures.add("log bytes compared", compared)
     figures.add("log lines lost / duplicated", f"{lost} / {duplicated}")
-    return figures
 
 
 def koji_state(code: object) -> str:
@@ -216,10 +222,6 @@ def large_log_complete(site: Site, size: int, timeout: float = 300.0) -> Figures
         states = site.wait_tasks([task_id], timeout)
     finally:
         site.sim.time_scale = scale
-    figures.add("task final state", koji_state(states.get(task_id)))
-    if states.get(task_id) != STATES["CLOSED"]:
-        figures.problems.append(f"task {task_id}: {koji_state(states.get(task_id))}")
-    compared, lost, duplicated = compare_logs(site, task_id, figures)
-    figures.add("log bytes compared", compared)
-    figures.add("log lines lost / duplicated", f"{lost} / {duplicated}")
+    check_closed(figures, states, task_id)
+    check_log(figures, site, task_id)
     return figures
