@@ -48,7 +48,15 @@ class _BearerAuth(requests.auth.AuthBase):
 
 
 class _Retry(Retry):
-    """urllib3 Retry whose waits go through an injected sleep (tests run fast)."""
+    """urllib3 Retry with our caps on its waits, which go through an injected sleep (tests run
+    fast).
+
+    The caps are applied here rather than passed to ``Retry()`` because the arguments for them
+    do not exist in every supported urllib3: ``backoff_max=`` came with urllib3 2.0 (1.26, as on
+    RHEL 9 and Debian 12, caps every backoff at its class-wide 120 s) and ``retry_after_max=``
+    with 2.7 (older releases wait as long as the server's Retry-After says). Overriding the two
+    methods below gives the same waits on urllib3 1.26.5 through the newest 2.x.
+    """
 
     sleep_fn: Callable[[float], None] = staticmethod(time.sleep)
 
@@ -57,10 +65,13 @@ class _Retry(Retry):
         retry.sleep_fn = self.sleep_fn
         return retry
 
+    def get_backoff_time(self) -> float:
+        return min(BACKOFF_MAX, super().get_backoff_time())
+
     def sleep_for_retry(self, response: Any) -> bool:
         retry_after = self.get_retry_after(response)
         if retry_after:
-            self.sleep_fn(retry_after)
+            self.sleep_fn(min(retry_after, RETRY_AFTER_MAX))
             return True
         return False
 
@@ -72,11 +83,11 @@ class _Retry(Retry):
 
 def _make_retry(retries: int, backoff_factor: float, sleep: Callable[[float], None],
                 respect_retry_after: bool = True) -> _Retry:
+    # Only arguments urllib3 1.26.5 already has (allowed_methods: 1.26.0; before, method_whitelist)
     retry = _Retry(total=retries, connect=retries, read=retries, status=retries,
                    allowed_methods=IDEMPOTENT_METHODS, status_forcelist=TRANSIENT_STATUSES,
-                   backoff_factor=backoff_factor, backoff_max=BACKOFF_MAX,
-                   respect_retry_after_header=respect_retry_after,
-                   retry_after_max=RETRY_AFTER_MAX, raise_on_status=False)
+                   backoff_factor=backoff_factor,
+                   respect_retry_after_header=respect_retry_after, raise_on_status=False)
     retry.sleep_fn = sleep
     return retry
 

@@ -22,6 +22,7 @@ from koji_containerbuild.openshift.errors import (
     ServerError,
     Unauthorized,
 )
+from koji_containerbuild.openshift.http import BACKOFF_MAX, RETRY_AFTER_MAX
 from tests.openshift.test_client_support import (
     BASE,
     BUILDS,
@@ -212,6 +213,26 @@ def test_retry_after_is_respected():
         clock = FakeClock()
         OpenShiftClient(srv.url, NS, sleep=clock.sleep, clock=clock).get_build('b')
     assert clock.sleeps == [3]
+
+
+def test_a_long_retry_after_is_waited_only_up_to_the_cap():
+    # urllib3 < 2.7 has no retry_after_max: the cap must hold on 1.26 (RHEL 9, Debian 12) too
+    slow_down = (429, status_body(429, 'TooManyRequests', 'slow down'), {'Retry-After': '3600'})
+    with scripted_server([slow_down, (200, build_in_phase('Running', 'b'), {})], []) as srv:
+        clock = FakeClock()
+        OpenShiftClient(srv.url, NS, sleep=clock.sleep, clock=clock).get_build('b')
+    assert clock.sleeps == [RETRY_AFTER_MAX]
+
+
+def test_backoff_between_retries_is_capped():
+    # urllib3 < 2.0 has no backoff_max (its own cap is 120 s): ours is 60 s on every release
+    with scripted_server([BUSY, BUSY, BUSY, (200, build_in_phase('Running', 'b'), {})],
+                         []) as srv:
+        clock = FakeClock()
+        client = OpenShiftClient(srv.url, NS, retries=3, backoff_factor=50,
+                                 sleep=clock.sleep, clock=clock)
+        assert client.get_build('b')['status']['phase'] == 'Running'
+    assert clock.sleeps == [BACKOFF_MAX, BACKOFF_MAX]  # 100 s and 200 s, both capped
 
 
 def test_create_is_not_retried_by_urllib3_but_explicitly_once_per_failure():
