@@ -69,7 +69,9 @@ def koji_faults() -> Iterator[None]:
 @contextlib.contextmanager
 def plugin_log(task: Any, outdir: str) -> Iterator[str]:
     """Mirror the plugin's log into the task output (osbs-client.log), for operators; the
-    whole file is uploaded at the end, also when the task failed before any build."""
+    whole file is uploaded at the end, also when the task failed before any build. A failure
+    is written into it too: the operator sees why there, and koji 1.34's ``uploadFile``
+    silently skips an empty file."""
     os.makedirs(outdir, exist_ok=True)
     path = os.path.join(outdir, PLUGIN_LOG)
     handler = logging.FileHandler(path, encoding="utf-8")
@@ -81,6 +83,9 @@ def plugin_log(task: Any, outdir: str) -> Iterator[str]:
         log.setLevel(logging.INFO)
     try:
         yield path
+    except Exception as exc:
+        log.error("Task failed: %s", one_line(str(exc)) or type(exc).__name__)
+        raise
     finally:
         log.removeHandler(handler)
         log.setLevel(previous)

@@ -3,6 +3,7 @@ the plugin files, and the configuration files the plugins read."""
 
 from __future__ import annotations
 
+import configparser
 import fnmatch
 import os
 import re
@@ -24,7 +25,8 @@ SPEC_TEXT = SPEC.read_text(encoding="utf-8")
 VERSION = koji_containerbuild.__version__
 SITELIB = "SITELIB/"
 # Not part of the source tree: local state, caches and build output.
-SKIP_TOP = {".git", ".venv", "build", "dist", ".pytest_cache", ".ruff_cache", "sandbox-run"}
+SKIP_TOP = {".git", ".venv", ".venv-oldest", ".venv-debian12", "build", "dist", ".pytest_cache",
+            ".ruff_cache", "sandbox-run"}
 PLUGIN_DIRS = {"hub_plugin": "/usr/lib/koji-hub-plugins",
                "builder_plugin": "/usr/lib/koji-builder-plugins"}
 MACROS = {"%{python3_sitelib}/": SITELIB, "%{version}": VERSION, "%{name}": "koji-containerbuild",
@@ -87,6 +89,61 @@ def install_sources() -> dict[str, str]:
 def test_spec_version_is_the_package_version():
     [version] = re.findall(r"^Version:\s*(\S+)$", SPEC_TEXT, re.M)
     assert version == VERSION
+
+
+def _name(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _version(text: str) -> tuple[int, ...]:
+    parts = [int(part) for part in text.split(".")]
+    while parts and parts[-1] == 0:
+        parts.pop()
+    return tuple(parts)
+
+
+def install_requires() -> dict[str, str]:
+    """setup.cfg's ``install_requires``: name -> lower bound."""
+    parser = configparser.ConfigParser()
+    parser.read(REPO / "setup.cfg", encoding="utf-8")
+    lines = [line.strip() for line in parser["options"]["install_requires"].splitlines()]
+    found = {}
+    for line in filter(None, lines):
+        match = re.fullmatch(r"([A-Za-z0-9_.-]+)>=([0-9.]+)", line)
+        assert match, f"setup.cfg: {line!r} has no lower bound (name>=version)"
+        found[_name(match.group(1))] = match.group(2)
+    return found
+
+
+def requirement_names(path: Path) -> set[str]:
+    return {_name(re.split(r"[<>=!~;\s]", line, maxsplit=1)[0])
+            for line in path.read_text(encoding="utf-8").splitlines()
+            if line.strip() and not line.lstrip().startswith("#")}
+
+
+def test_spec_requires_the_lower_bounds_of_setup_cfg():
+    spec = {_name(name): version for name, version in
+            re.findall(r"^Requires:\s*python3dist\(([^)]+)\)\s*>=\s*(\S+)$", SPEC_TEXT, re.M)}
+    assert spec == install_requires()
+
+
+def test_the_oldest_stack_pins_exactly_the_declared_lower_bounds():
+    pins = {_name(name): version for name, version in re.findall(
+        r"^([A-Za-z0-9_.-]+)==(\S+)$", (REPO / "requirements/oldest.txt").read_text(), re.M)}
+    declared = install_requires()
+    assert {name: _version(pins.get(name, "0")) for name in declared} == \
+        {name: _version(version) for name, version in declared.items()}
+
+
+def test_every_stack_installs_what_setup_cfg_declares():
+    """The Makefile installs koji --no-deps plus requirements/runtime.txt, not setup.cfg's
+    list: a dependency added to one and not the other would be missing from every venv."""
+    runtime = requirement_names(REPO / "requirements/runtime.txt")
+    assert set(install_requires()) - {"koji"} <= runtime
+    parser = configparser.ConfigParser()
+    parser.read(REPO / "setup.cfg", encoding="utf-8")
+    extras = {_name(line) for line in parser["options.extras_require"]["tests"].split()}
+    assert extras == requirement_names(REPO / "requirements/tests.txt")
 
 
 def test_spec_has_the_four_packages():

@@ -65,6 +65,11 @@ def shutdown_response(response: Any) -> None:
         return
     connection = getattr(raw, '_connection', None) or getattr(raw, 'connection', None)
     sock = getattr(connection, 'sock', None)
+    if sock is None:
+        # urllib3 < 2.3 (1.26 on RHEL 9 and Debian 12): for a "Connection: close" answer,
+        # http.client hands the socket to the response; it sits under the response's file
+        reader = getattr(getattr(raw, '_fp', None), 'fp', None)
+        sock = getattr(getattr(reader, 'raw', None), '_sock', None)
     if sock is not None:
         with contextlib.suppress(OSError):
             sock.shutdown(socket.SHUT_RDWR)

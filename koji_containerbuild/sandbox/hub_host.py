@@ -37,8 +37,14 @@ class HostExports(Exports):
                 task_load=float(task_load), ready=bool(ready), update_ts=self._store.clock())
 
     def getLoadData(self):
-        self._host_id()
-        return [[], []]
+        """What koji 1.34's kojid asks instead of ``getTasks``: ``[[this host, with its channel
+        ids], the tasks assigned to it]``, as kojihub 1.34's scheduler-backed answer."""
+        tasks = self.getTasks()
+        host_id = self._host_id()
+        with self._store.read():
+            host = self._store.row("host", host_id)
+            info = dict(self._store.host_info(host), channels=list(host["channels"]))
+        return [[info], tasks]
 
     def getTasks(self):
         """Tasks assigned to this host; FREE tasks it can take are assigned first (a trivial

@@ -80,6 +80,10 @@ class World:
             plugin = PluginTracker(path=[str(REPO / "builder_plugin")]).load(
                 "builder_containerbuild", reload=True)
             manager.scanPlugin(plugin)
+            # In-process: koji >= 1.36 runs every task in the foreground with options.single,
+            # 1.34 and 1.35 only a Foreground handler; marking ours takes the same code path.
+            for method, handler in list(manager.handlers.items()):
+                manager.handlers[method] = type(handler.__name__, (handler,), {"Foreground": True})
             manager.readyForTask = lambda: True  # no load-average or disk gates in tests
             self._manager = manager
         return self._manager
