@@ -28,7 +28,7 @@ DEBIAN_PKGS := python3-requests python3-urllib3 python3-yaml python3-jsonschema 
 
 .PHONY: test lint py39 venv demo demo-clean bench chaos clean
 
-$(STAMP): setup.cfg pyproject.toml requirements/runtime.txt requirements/tests.txt $(CONSTRAINTS)
+$(STAMP): Makefile setup.cfg pyproject.toml requirements/runtime.txt requirements/tests.txt $(CONSTRAINTS)
 ifeq ($(STACK),debian12)
 	@$(PYTHON) -c 'import requests, urllib3, yaml, jsonschema, dateutil, six, defusedxml' \
 	  || { echo "STACK=debian12 needs Debian's packages: apt-get install $(DEBIAN_PKGS)"; exit 1; }
@@ -36,8 +36,10 @@ endif
 	rm -rf $(VENV)
 	$(PYTHON) -m venv $(VENV_OPTS) $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	# setuptools + wheel: tests/cli builds the wheel with --no-build-isolation (no network)
-	$(PIP) install --quiet setuptools wheel
+	# setuptools + wheel: tests/cli builds the wheel with --no-build-isolation (no network),
+	# borrowing them from the venv's own site-packages: installed there even when the system
+	# has them (debian12)
+	$(PIP) install --quiet --ignore-installed setuptools wheel
 	# koji without its Kerberos extra (requests-gssapi needs krb5 headers and a compiler)
 	$(PIP) install --quiet --no-deps koji
 	$(PIP) install --quiet -r requirements/runtime.txt -r requirements/tests.txt

@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import sys
 import sysconfig
+from site import getsitepackages
 
 from .conftest import KOJI, REPO
 
@@ -27,8 +28,11 @@ def test_pip_install_makes_koji_list_the_commands_without_plugin_paths(tmp_path)
     site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()"
                            "['purelib'])"], check=True, capture_output=True, text=True)
     site_dir = site.stdout.strip()
+    # every site directory of the test venv: with --system-site-packages (debian12) koji's
+    # requests, six, ... come from the system's dist-packages
+    borrowed = [sysconfig.get_paths()["purelib"], *getsitepackages()]
     with open(os.path.join(site_dir, "borrow-test-venv.pth"), "w") as f:
-        f.write(sysconfig.get_paths()["purelib"] + "\n")
+        f.writelines(path + "\n" for path in dict.fromkeys(borrowed) if os.path.isdir(path))
     install = subprocess.run(
         [sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet",
          "--no-deps", "--no-build-isolation", "--no-index", str(src)],
