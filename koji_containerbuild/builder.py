@@ -142,17 +142,20 @@ def _koji_scm_url(src: str) -> str:
 
 def _image_identity(files: repofiles.SourceFiles, opts: dict, component: str,
                     flatpak: bool) -> dict[str, Any]:
-    """Component, name label, base image and expected NVR, with upstream's label rules."""
+    """Component, name label, base image and expected NVR, with upstream koji-containerbuild's
+    label rules and then osbs-client 1.10's (`check_osbs_rules`), flatpaks included: their
+    labels come from container.yaml and the first module, as osbs-client derived them."""
     if flatpak:
-        flatpak_conf = files.container_config.get("flatpak") or {}
-        return {"component": flatpak_conf.get("component") or component,
-                "name": flatpak_conf.get("name") or component,
-                "base_image": flatpak_conf.get("base_image"), "nvr": None,
-                "has_release_label": False}
+        identity = repofiles.flatpak_identity(files.container_config)
+        ImageLabels({"name": identity.name, "com.redhat.component": identity.component,
+                     "version": identity.version}).check_osbs_rules()
+        return {"component": identity.component, "name": identity.name,
+                "base_image": identity.base_image, "nvr": None, "has_release_label": False}
     release = opts.get("release")
     image = ImageLabels.from_dockerfile(files.dockerfile or "",
                                         {"release": release} if release else None)
     image.check_required()
+    image.check_osbs_rules()
     image.check_tag_lengths(files.additional_tags)
     dockerfile = parse_dockerfile(files.dockerfile or "")
     return {

@@ -200,13 +200,16 @@ def test_osbs_accepts_release_formats(release):
 
 @pytest.mark.parametrize('release', ['a1', '1-2', '1..2', '1.'])
 def test_osbs_rejects_release_formats(release):
-    with pytest.raises(LabelsError, match="release label '.*' doesn't have proper format"):
+    with pytest.raises(LabelsError) as err:
         _labels_with('1', release).check_osbs_rules()
+    assert str(err.value).startswith("release label doesn't have proper format: ")
+    assert repr(release) in str(err.value)
 
 
 def test_osbs_rejects_dash_in_version_and_dot_in_first_name_component():
-    with pytest.raises(LabelsError, match="version label '1-2' contains not allowed chars: '-'"):
+    with pytest.raises(LabelsError) as err:
         _labels_with('1-2', '1').check_osbs_rules()
+    assert str(err.value) == "version label '1-2' contains not allowed chars : '['-']'"
     labels = ImageLabels({'com.redhat.component': 'c', 'name': 'registry.io/foo', 'version': '1'})
     with pytest.raises(LabelsError, match="initial image name component must not contain '.'"):
         labels.check_osbs_rules()

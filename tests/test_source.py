@@ -523,7 +523,7 @@ def test_container_yaml_tags_replace_additional_tags_file(tmp_path):
 def test_flatpak_needs_container_yaml_with_flatpak_section_not_a_dockerfile(tmp_path):
     with pytest.raises(SourceError, match='container.yaml file missing: .*flatpak builds'):
         read_source_files(tmp_path, flatpak=True)
-    write_files(tmp_path, {'container.yaml': 'compose:\n  modules: [m]\n'})
+    write_files(tmp_path, {'container.yaml': 'compose:\n  modules: ["m:s"]\n'})
     with pytest.raises(SourceError, match="doesn't have a container.yaml with a flatpak"):
         read_source_files(tmp_path, flatpak=True)
     write_files(tmp_path, {'container.yaml': 'flatpak:\n  id: org.example.App\n'})
@@ -541,9 +541,10 @@ def test_flatpak_section_in_a_non_flatpak_build_is_refused(tmp_path):
 
 @pytest.mark.parametrize('files, message', [
     ({'container.yaml': 'a: [1\n'}, 'container.yaml is not valid YAML at line 2'),
-    ({'container.yaml': '- a\n- b\n'}, 'container.yaml must be a mapping, not list'),
-    ({'container.yaml': 'tags: latest\n'}, 'tags must be a list'),
-    ({'container.yml': 'platforms: {}\n'}, 'must be named container.yaml'),
+    ({'container.yaml': '- a\n- b\n'}, 'container.yaml: a mapping of the documented keys'),
+    ({'container.yaml': 'tags: latest\n'}, "container.yaml: tags: a list of tags; got 'latest'"),
+    ({'container.yml': 'platforms: {}\n'},
+     'Repo contains wrong filename: container.yml, expected: container.yaml'),
     ({'.osbs-repo-config': 'enabled = true\n'}, '.osbs-repo-config: File contains no section'),
     ({'.osbs-repo-config': '[autorebuild]\nenabled = maybe\n'}, '.osbs-repo-config: Not a '),
 ])
