@@ -143,8 +143,9 @@ def commits_in(checkout: Path) -> int:
      'https://src.example.org/container/foo.git', 'foo', 'a' * 40),
     ('git://pkgs.example.com:9418/container/bar#main',
      'git://pkgs.example.com:9418/container/bar', 'bar', 'main'),
+    # the user part is dropped for OSBS, as upstream koji-containerbuild did
     ('git+ssh://alice@pkgs.example.com/container/baz.git?sub/dir#v1.0',
-     'ssh://alice@pkgs.example.com/container/baz.git', 'baz', 'v1.0'),
+     'ssh://pkgs.example.com/container/baz.git', 'baz', 'v1.0'),
     ('git+http://host/a//b/./c.git/#0123abc', 'http://host/a/b/c.git', 'c', '0123abc'),
 ])
 def test_scm_url_gives_what_git_and_osbs_need(src, git_uri, component, ref):
@@ -183,9 +184,22 @@ def test_password_in_url_is_refused_without_showing_it():
     assert 'bob:***@host' in str(err.value)
 
 
-def test_allowed_password_reaches_git_but_not_repr_or_display():
+@pytest.mark.parametrize('src', ['ftp://bob:hunter2@host/x.git#abc',
+                                 'git+https://bob:hunter2@host/x.git',
+                                 'git+https://bob:hunter2@host/x y.git#abc'])
+def test_contract_check_of_the_url_never_echoes_a_password(src):
+    from koji_containerbuild.options import OptionsError, check_scm_url
+
+    with pytest.raises(OptionsError) as err:
+        check_scm_url(src)
+    assert 'hunter2' not in str(err.value)
+    assert 'bob:***@host' in str(err.value)
+
+
+def test_allowed_password_reaches_git_but_not_osbs_repr_or_display():
     scm_ref = parse_scm_url('git+https://bob:hunter2@host/x.git#abc', allow_password=True)
-    assert scm_ref.git_uri == 'https://bob:hunter2@host/x.git'
+    assert scm_ref.fetch_uri == 'https://bob:hunter2@host/x.git'
+    assert scm_ref.git_uri == 'https://host/x.git'
     assert scm_ref.user == 'bob'
     assert 'hunter2' not in repr(scm_ref)
     assert scm_ref.display_uri == 'https://bob:***@host/x.git'
