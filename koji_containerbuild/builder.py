@@ -27,13 +27,14 @@ CHECKOUT_LOG = "checkout-for-labels.log"
 
 def build_container(task: Any, src: Any, target: Any, opts: Any = None) -> dict[str, Any]:
     """Handler of ``buildContainer(src, target, opts)``: image and flatpak builds."""
-    with koji_faults(), task_support.plugin_log(task, os.path.join(task.workdir, "osbslogs")):
+    with koji_faults(), task_support.plugin_log(task, _osbslogs(task)) as plugin_log:
         opts = options.validate_image_options(opts)
         options.check_scm_url(src)
         options.check_target(target)
         scratch = bool(opts.get("scratch"))
         flatpak = bool(opts.get("flatpak"))
         settings, instance, event_id, target_info = _task_context(task, target, scratch)
+        plugin_log.set_verbose(instance.verbose)
         session = task.session
         build_tag = target_info["build_tag"]
         arches = checks.get_arches(
@@ -92,6 +93,10 @@ def build_container(task: Any, src: Any, target: Any, opts: Any = None) -> dict[
         outcome = task_support.run_build(task, client, submission.build, demux=True,
                                          main_log=ORCHESTRATOR_LOG)
         return task_support.task_result(task, outcome, submission.name)
+
+
+def _osbslogs(task: Any) -> str:
+    return os.path.join(task.workdir, "osbslogs")
 
 
 def _task_context(task: Any, target: str, scratch: bool) -> tuple[dict, Any, int, dict]:
@@ -190,11 +195,12 @@ def _wants_nvr_check(opts: dict, scratch: bool) -> bool:
 
 def build_source_container(task: Any, target: Any, opts: Any = None) -> dict[str, Any]:
     """Handler of ``buildSourceContainer(target, opts)``."""
-    with koji_faults(), task_support.plugin_log(task, os.path.join(task.workdir, "osbslogs")):
+    with koji_faults(), task_support.plugin_log(task, _osbslogs(task)) as plugin_log:
         opts = options.validate_source_options(opts)
         options.check_target(target)
         scratch = bool(opts.get("scratch"))
         _, instance, _, target_info = _task_context(task, target, scratch)
+        plugin_log.set_verbose(instance.verbose)
         session = task.session
         build = checks.get_source_build_info(session, opts.get("koji_build_id"),
                                              opts.get("koji_build_nvr"))

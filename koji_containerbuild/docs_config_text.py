@@ -155,7 +155,9 @@ The path can be changed with `osbs_conf` in the builder plugin file.
 isolated and flatpak builds included, reads `[default]`. The whole section is used, nothing is
 merged between sections. `[general]` holds `build_json_dir`, mandatory: the directory of
 osbs-client's templates as seen *inside the buildroot image* (the builder only passes it on to
-atomic-reactor), typically `/usr/share/osbs/`. Other `[general]` keys are accepted and ignored.
+atomic-reactor), typically `/usr/share/osbs/`. `verbose` (a boolean, default false) adds DEBUG
+lines, such as every OpenShift request with its answer's status, to the task's
+`osbs-client.log`, as it did with osbs-client. Other `[general]` keys are accepted and ignored.
 
 **Booleans** follow osbs-client: a number is true when it is not 0; otherwise only `true` (any
 case) is true. `yes` and `on` are **false**. An empty value counts as not set.
