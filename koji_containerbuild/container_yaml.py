@@ -163,6 +163,8 @@ CONTAINER_YAML_SCHEMA: dict[str, Any] = {
 }
 
 _VALIDATOR = jsonschema.Draft7Validator(CONTAINER_YAML_SCHEMA)
+# YAML aliases let a few hundred bytes stand for a billion values; validation walks them all.
+MAX_VALUES = 100_000
 _PLAIN_KEY = re.compile(r'^[A-Za-z0-9_.-]+$')
 
 
@@ -178,11 +180,28 @@ def validate(data: Any) -> Mapping[str, Any]:
     """
     if data is None:
         return {}
+    _check_expanded_size(data)
     errors = list(_VALIDATOR.iter_errors(data))
     if not errors:
         return data
     error = min(errors, key=lambda err: [str(part) for part in err.absolute_path])
     raise ContainerYamlError(describe(error))
+
+
+def _check_expanded_size(data: Any) -> None:
+    """Refuse a document that holds more than MAX_VALUES values once aliases are expanded,
+    before anything walks it (a stack, not recursion: depth costs nothing either)."""
+    seen, stack = 0, [data]
+    while stack:
+        value = stack.pop()
+        seen += 1
+        if seen > MAX_VALUES:
+            raise ContainerYamlError(f'{FILE_NAME}: more than {MAX_VALUES} values once YAML '
+                                     'aliases are expanded; write the values out')
+        if isinstance(value, Mapping):
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
 
 
 def describe(error: jsonschema.ValidationError) -> str:

@@ -159,6 +159,8 @@ def _parse_container_yaml(text: str) -> Mapping[str, Any]:
         at = f' at line {where.line + 1}' if where is not None else ''
         problem = getattr(exc, 'problem', None) or type(exc).__name__
         raise SourceError(f'{CONTAINER_YAML} is not valid YAML{at}: {problem}') from None
+    except RecursionError:   # PyYAML composes nested collections recursively
+        raise SourceError(f'{CONTAINER_YAML} is nested too deeply') from None
     try:
         return validate(data)
     except ContainerYamlError as exc:

@@ -110,3 +110,12 @@ def test_odd_keys_and_long_values_stay_on_one_short_line():
     message = error_for('compose:\n  "bad\\nkey": ' + "x" * 500 + "\n")
     assert "compose.'bad\\nkey': unknown key" in message
     assert len(message) < 400
+
+
+def test_aliases_that_expand_to_a_billion_values_are_refused_at_once():
+    text = "a: &a [x, x, x, x, x, x, x, x, x, x]\n"
+    for level in range(8):
+        previous = "a" if level == 0 else f"b{level - 1}"
+        text += f"b{level}: &b{level} [" + ", ".join([f"*{previous}"] * 10) + "]\n"
+    assert error_for(text) == ("container.yaml: more than 100000 values once YAML aliases are "
+                               "expanded; write the values out")

@@ -555,6 +555,7 @@ def test_flatpak_section_in_a_non_flatpak_build_is_refused(tmp_path):
 
 @pytest.mark.parametrize('files, message', [
     ({'container.yaml': 'a: [1\n'}, 'container.yaml is not valid YAML at line 2'),
+    ({'container.yaml': 'a: ' + '[' * 5000 + ']' * 5000}, 'container.yaml is nested too deeply'),
     ({'container.yaml': '- a\n- b\n'}, 'container.yaml: a mapping of the documented keys'),
     ({'container.yaml': 'tags: latest\n'}, "container.yaml: tags: a list of tags; got 'latest'"),
     ({'container.yml': 'platforms: {}\n'},
