@@ -198,7 +198,9 @@ class _Git:
         if remaining <= 0:
             raise SourceError(f'git {verb}: time limit for fetching the source reached')
         try:
-            proc = subprocess.Popen([self.git, *args], cwd=self.cwd, env=self.env,
+            # No credential helper: a password from the URL is never stored on the host.
+            proc = subprocess.Popen([self.git, '-c', 'credential.helper=', *args],
+                                    cwd=self.cwd, env=self.env,
                                     stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                     stderr=subprocess.STDOUT, start_new_session=True)
         except OSError as exc:

@@ -447,8 +447,8 @@ def test_unreachable_server_error_hides_password(tmp_path):
 def test_git_never_prompts_for_credentials(tmp_path):
     # an https server asking for a password would hang a task forever on a prompt
     fake = tmp_path / 'fake-git'
-    fake.write_text('#!/bin/sh\nif [ "$1" = fetch ]; then echo "prompt=$GIT_TERMINAL_PROMPT"; '
-                    'exit 128; fi\nexec git "$@"\n')
+    fake.write_text('#!/bin/sh\ncase " $* " in *" fetch "*) echo "prompt=$GIT_TERMINAL_PROMPT"; '
+                    'exit 128;; esac\nexec git "$@"\n')
     fake.chmod(0o755)
     scm_ref = ScmRef(git_uri='https://h/x.git', ref='main', component='x', host='h',
                      repository='/x.git')

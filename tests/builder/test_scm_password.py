@@ -78,8 +78,13 @@ def _serve_git(root: Path) -> ThreadingHTTPServer:
     return server
 
 
-def test_password_in_the_scm_url_never_leaves_the_builder(world):
+def test_password_in_the_scm_url_never_leaves_the_builder(world, tmp_path, monkeypatch):
     sha = create_container_repo(world.git.base, "private", component="hello-container")
+    # a builder whose git would store credentials: the fetch must not let it
+    store = tmp_path / "git-credentials"
+    gitconfig = tmp_path / "builder-gitconfig"
+    gitconfig.write_text(f"[credential]\n\thelper = store --file {store}\n")
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(gitconfig))
     server = _serve_git(world.git.base)
     try:
         port = server.server_address[1]
@@ -106,3 +111,4 @@ def test_password_in_the_scm_url_never_leaves_the_builder(world):
     for name, content in outputs.items():
         assert PASSWORD.encode() not in content, name
     assert b"bob:***@" in outputs["checkout-for-labels.log"]  # the log says what was fetched
+    assert not store.exists()
