@@ -71,7 +71,8 @@ KOJID_OPTIONS: tuple[tuple[str, str, str], ...] = (
     ("allowed_scms_use_policy", "false", "Also ask the hub's `build_from_scm` policy (with "
      "`user_id`, `channel`, `scratch`, `build_tag`)."),
     ("allow_password_in_scm_url", "false", "Accept `user:password@` in the source URL; the "
-     "password is never written to logs."),
+     "password serves the builder's own fetch only: it is never logged or stored, and "
+     "OpenShift gets the URL without the user part."),
     ("topdir", "/mnt/koji", "Scratch builds: atomic-reactor leaves `metadata.json` under "
      "`<topdir>/work`; when that directory is visible on the builder the plugin copies it into "
      "the task output. `topurl` is not used for this."),
