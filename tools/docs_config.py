@@ -5,10 +5,10 @@ produced by running the real loaders on broken input. tests/test_docs.py compare
 files with this output, so a key added to the code without documentation (or documented without
 existing) fails the tests. Regenerate with::
 
-    python -m koji_containerbuild.docs_config > docs/configuration.md
-    python -m koji_containerbuild.docs_config --sample hub > conf/hub_containerbuild.conf
-    python -m koji_containerbuild.docs_config --sample builder > conf/builder_containerbuild.conf
-    python -m koji_containerbuild.docs_config --sample osbs > conf/osbs.conf.example
+    python -m tools.docs_config > docs/configuration.md
+    python -m tools.docs_config --sample hub > conf/hub_containerbuild.conf
+    python -m tools.docs_config --sample builder > conf/builder_containerbuild.conf
+    python -m tools.docs_config --sample osbs > conf/osbs.conf.example
 """
 
 from __future__ import annotations
@@ -19,8 +19,9 @@ import sys
 from collections.abc import Iterable, Iterator
 from typing import Any, Callable, Optional
 
-from . import cli, config
-from .docs_config_errors import (
+from koji_containerbuild import config
+from koji_containerbuild.cli import commands as cli
+from tools.docs_config_errors import (
     DocsDrift,
     cli_errors,
     osbs_conf_errors,
@@ -29,7 +30,7 @@ from .docs_config_errors import (
     scm_errors,
     submit_errors,
 )
-from .docs_config_text import (
+from tools.docs_config_text import (
     _BUILDER,
     _CLI,
     _HUB,

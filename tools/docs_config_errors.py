@@ -11,10 +11,12 @@ from typing import Any, Callable
 
 import koji
 
-from . import config, distgit, source, task_support
-from .openshift.errors import error_from_response
-from .openshift.request import BuildParams, render_build
-from .openshift.submit import submit_image_build
+from koji_containerbuild import config
+from koji_containerbuild.builder import source, task_support
+from koji_containerbuild.cli import distgit
+from koji_containerbuild.openshift.errors import error_from_response
+from koji_containerbuild.openshift.request import BuildParams, render_build
+from koji_containerbuild.openshift.submit import submit_image_build
 
 
 class DocsDrift(Exception):

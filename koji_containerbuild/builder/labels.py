@@ -209,7 +209,8 @@ class ImageLabels:
     def check_tag_lengths(self, additional_tags: Iterable[str] = ()) -> None:
         """Docker refuses tags over 128 characters: check the version-release tag and the
         additional tags (lines with '-' are expected to have been dropped already, see
-        `koji_containerbuild.source`). Upstream's message names version-release in all cases."""
+        `koji_containerbuild.builder.source`). Upstream's message names version-release in all
+        cases."""
         tags = [tag for tag in additional_tags if tag]
         version_release = self.version_release_tag()
         if version_release:

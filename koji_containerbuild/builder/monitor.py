@@ -16,12 +16,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
-from .logs import ORCHESTRATOR_LOG, LogDemux, LogFollower, TaskLogUploader
-from .openshift.client import RUNNING_PHASES, TERMINAL_PHASES, OpenShiftClient, phase_of
-from .openshift.errors import OpenShiftError, WaitTimeout
-from .openshift.logstream import follow_build_log
-from .openshift.result import BuildResult, build_path, diagnose_failure, diagnose_pending
-from .openshift.watch import wait_for_build
+from ..logs.follow import ORCHESTRATOR_LOG, LogDemux, LogFollower, TaskLogUploader
+from ..openshift.client import RUNNING_PHASES, TERMINAL_PHASES, OpenShiftClient, phase_of
+from ..openshift.errors import OpenShiftError, WaitTimeout
+from ..openshift.logstream import follow_build_log
+from ..openshift.result import BuildResult, build_path, diagnose_failure, diagnose_pending
+from ..openshift.watch import wait_for_build
 
 log = logging.getLogger("koji.plugin.containerbuild")
 

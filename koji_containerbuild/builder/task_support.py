@@ -18,14 +18,15 @@ import koji
 
 from koji_containerbuild.threads import start_shielded
 
-from . import config, labels, options, source
-from .faults import ContainerCancelled, ContainerError
+from .. import config, options
+from ..faults import ContainerCancelled, ContainerError
+from ..openshift.client import OpenShiftClient
+from ..openshift.errors import OpenShiftError
+from ..openshift.request import BuildRequestError
+from ..openshift.result import CANCELLED, FAILED, one_line
+from ..openshift.submit import SubmitError
+from . import labels, source
 from .monitor import BuildMonitor, BuildStuck, Outcome
-from .openshift.client import OpenShiftClient
-from .openshift.errors import OpenShiftError
-from .openshift.request import BuildRequestError
-from .openshift.result import CANCELLED, FAILED, one_line
-from .openshift.submit import SubmitError
 
 log = logging.getLogger("koji.plugin.containerbuild")
 

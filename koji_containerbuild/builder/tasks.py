@@ -13,13 +13,14 @@ from typing import Any
 
 import koji
 
-from . import checks, options, repofiles, source, task_support
-from .config import load_osbs_instance
+from .. import options
+from ..config import load_osbs_instance
+from ..logs.follow import ORCHESTRATOR_LOG
+from ..openshift.client import OpenShiftClient
+from ..openshift.request import BuildParams, SourceBuildParams
+from ..openshift.submit import submit_image_build, submit_source_build
+from . import checks, repofiles, source, task_support
 from .labels import ImageLabels, LabelId, parse_dockerfile
-from .logs import ORCHESTRATOR_LOG
-from .openshift.client import OpenShiftClient
-from .openshift.request import BuildParams, SourceBuildParams
-from .openshift.submit import submit_image_build, submit_source_build
 from .task_support import koji_faults, log
 
 CHECKOUT_LOG = "checkout-for-labels.log"

@@ -228,7 +228,7 @@ def image_request(
     # Contract errors the checkout cannot fix come before looking at the checkout.
     _validate_image(parser, dict(opts, git_branch=opts.get("git_branch") or "-"))
 
-    from . import options
+    from .. import options
 
     inferred: list[str] = []
     if src is None:
@@ -248,7 +248,7 @@ def image_request(
 
 
 def _validate_image(parser: optparse.OptionParser, opts: dict[str, Any]) -> None:
-    from . import options
+    from .. import options
 
     try:
         options.validate_image_options(opts)
@@ -260,7 +260,7 @@ def source_request(
     parser: optparse.OptionParser, build_opts: optparse.Values, args: list[str],
 ) -> tuple[str, dict[str, Any]]:
     """(target, opts) for ``buildSourceContainer``, checked as the hub would check them."""
-    from . import options
+    from .. import options
 
     if len(args) != 1:
         _fail(parser, "Exactly one argument (a build target) is required")

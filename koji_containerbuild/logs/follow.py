@@ -32,7 +32,7 @@ import threading
 from collections.abc import Iterable
 from typing import Callable, Optional
 
-from koji_containerbuild.logs_demux import (
+from koji_containerbuild.logs.demux import (
     COMBINED_LOG,
     METADATA_TAG,
     ORCHESTRATOR_LOG,
@@ -40,7 +40,7 @@ from koji_containerbuild.logs_demux import (
     LogDemux,
     parse_log_line,
 )
-from koji_containerbuild.logs_upload import TaskLogUploader
+from koji_containerbuild.logs.upload import TaskLogUploader
 from koji_containerbuild.threads import start_shielded
 
 __all__ = [

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from koji_containerbuild.labels import (
+from koji_containerbuild.builder.labels import (
     ImageLabels,
     LabelId,
     LabelsError,

@@ -12,9 +12,9 @@ from pathlib import Path
 import koji
 import pytest
 
-from koji_containerbuild.labels import ImageLabels
-from koji_containerbuild.repofiles import read_source_files
-from koji_containerbuild.source import (
+from koji_containerbuild.builder.labels import ImageLabels
+from koji_containerbuild.builder.repofiles import read_source_files
+from koji_containerbuild.builder.source import (
     ScmRef,
     ScmRules,
     SourceError,

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from koji_containerbuild.logs_demux import (
+from koji_containerbuild.logs.demux import (
     LogDemux,
     parse_log_line,
 )

@@ -8,9 +8,9 @@ import time
 
 import pytest
 
-from koji_containerbuild.logs import LogDemux, LogFollower, LogFollowError, TaskLogUploader
+from koji_containerbuild.logs.follow import LogDemux, LogFollower, LogFollowError, TaskLogUploader
 from tests.fixtures import OPENSHIFT_FIXTURES
-from tests.test_logs_upload import UPLOAD_PATH, FakeHub
+from tests.logs.test_upload import UPLOAD_PATH, FakeHub
 
 FIXTURE = OPENSHIFT_FIXTURES / "build_test-orchestrator-build-123_logs.txt"
 TS = "2021-06-09 10:00:00,123"

@@ -10,7 +10,7 @@ import time
 import pytest
 from koji.util import adler32_constructor
 
-from koji_containerbuild.logs_upload import TaskLogUploader
+from koji_containerbuild.logs.upload import TaskLogUploader
 
 UPLOAD_PATH = "tasks/123/123"
 
@@ -172,7 +172,7 @@ def test_hub_failure_mid_file_keeps_offsets_and_recovers_exactly(hub, tmp_path):
 
 
 def test_real_koji_upload_when_the_hub_raises(hub, tmp_path):
-    from koji_containerbuild.logs_upload import FAST_CHUNK
+    from koji_containerbuild.logs.upload import FAST_CHUNK
 
     data = b"x" * (2 * FAST_CHUNK + 150000) + b"\n"  # three chunks
     append(tmp_path / "orchestrator.log", data)
@@ -342,7 +342,7 @@ class _RawHub:
 
 
 def test_fast_upload_sends_large_chunks_and_raises_on_a_checksum_mismatch(tmp_path):
-    from koji_containerbuild.logs_upload import FAST_CHUNK, _koji_incremental_upload
+    from koji_containerbuild.logs.upload import FAST_CHUNK, _koji_incremental_upload
 
     data = os.urandom(3 * FAST_CHUNK + 123)
     path = tmp_path / "x86_64.log"

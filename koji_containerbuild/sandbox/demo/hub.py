@@ -1,6 +1,6 @@
 """The sandbox hub as the demo and the end-to-end tests run it, as a process of its own.
 
-On top of ``python -m koji_containerbuild.sandbox.hub --seed-demo``: the build tag lists only
+On top of ``python -m koji_containerbuild.sandbox.koji.hub --seed-demo``: the build tag lists only
 this machine's arch (the sandbox has one build host, and the real-image engine builds only for
 it), and the hub answers ``CGImport``, the call atomic-reactor's ``koji_import`` makes, so a
 real image build becomes a Koji build whose id lands in the ``koji-build-id`` label and in the
@@ -19,9 +19,9 @@ from typing import Any, Optional
 import koji
 from koji.context import context
 
-from koji_containerbuild.sandbox.hub import DEMO, SandboxHub, seed_demo, serve
-from koji_containerbuild.sandbox.hub_api import RootExports
-from koji_containerbuild.sandbox.sim_buildah_run import HOST_ARCH
+from koji_containerbuild.sandbox.koji.hub import DEMO, SandboxHub, seed_demo, serve
+from koji_containerbuild.sandbox.koji.hub_api import RootExports
+from koji_containerbuild.sandbox.openshift.buildah_run import HOST_ARCH
 
 
 class ContentGeneratorExports:
@@ -61,7 +61,7 @@ def demo_hub(state_dir: str, listen: tuple[str, int] = ("127.0.0.1", 0),
 
 
 def main(argv: Optional[list[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m koji_containerbuild.sandbox.demo_hub",
+    parser = argparse.ArgumentParser(prog="python -m koji_containerbuild.sandbox.demo.hub",
                                      description="The demo's sandbox Koji hub (loopback).")
     parser.add_argument("--state-dir", required=True, help="folder holding the hub's state")
     parser.add_argument("--listen", default="127.0.0.1:0", help="HOST:PORT (default: any port)")

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional
 
+from koji_containerbuild.sandbox.openshift.buildah import Buildah, BuildahError
 from koji_containerbuild.sandbox.procs import descendants, proc_stat, start_time
-from koji_containerbuild.sandbox.sim_buildah import Buildah, BuildahError
 
 MARKER = ".koji-containerbuild-sandbox"
 STOP_ORDER = ("kojid", "openshift", "hub", "git-daemon")

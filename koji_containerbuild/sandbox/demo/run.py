@@ -26,16 +26,16 @@ from typing import Any, Optional
 
 import koji
 
-from koji_containerbuild.sandbox.demo_processes import (
+from koji_containerbuild.sandbox.demo.processes import (
     SandboxError,
     log_tail,
     remove_folder,
     stop_recorded,
 )
-from koji_containerbuild.sandbox.demo_services import PROFILE, Sandbox
-from koji_containerbuild.sandbox.hub import DEMO
-from koji_containerbuild.sandbox.sim_buildah import INSTALL_HINT
-from koji_containerbuild.sandbox.sim_registry import RegistryError, manifest_digest
+from koji_containerbuild.sandbox.demo.services import PROFILE, Sandbox
+from koji_containerbuild.sandbox.koji.hub import DEMO
+from koji_containerbuild.sandbox.openshift.buildah import INSTALL_HINT
+from koji_containerbuild.sandbox.openshift.registry import RegistryError, manifest_digest
 
 DEFAULT_DIR = "sandbox-run"
 SAMPLE = "hello"

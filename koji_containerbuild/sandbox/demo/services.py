@@ -28,10 +28,8 @@ from typing import Any, Callable, Optional
 
 import koji
 
-from koji_containerbuild import task_support
-from koji_containerbuild.sandbox import kojid as sandbox_kojid
-from koji_containerbuild.sandbox import sim_buildah
-from koji_containerbuild.sandbox.demo_processes import (
+from koji_containerbuild.builder import task_support
+from koji_containerbuild.sandbox.demo.processes import (
     STOP_ORDER,
     Layout,
     SandboxError,
@@ -42,9 +40,11 @@ from koji_containerbuild.sandbox.demo_processes import (
     wait_ready,
 )
 from koji_containerbuild.sandbox.distgit import GitDaemon, create_container_repo, git
-from koji_containerbuild.sandbox.hub import DEMO
+from koji_containerbuild.sandbox.koji import kojid as sandbox_kojid
+from koji_containerbuild.sandbox.koji.hub import DEMO
+from koji_containerbuild.sandbox.openshift import buildah as sim_buildah
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[3]
 PROFILE = "sandbox"
 USER, PASSWORD = DEMO["user"], DEMO["password"]
 SIMULATED_BASE = "registry.sandbox.local/sandbox/busybox:latest"
@@ -141,7 +141,7 @@ class Sandbox:
     def _start_services(self, report: Callable[[str], None]) -> None:
         layout = self.layout
         hub = self._spawn(Service("hub", [
-            self.python, "-m", "koji_containerbuild.sandbox.demo_hub",
+            self.python, "-m", "koji_containerbuild.sandbox.demo.hub",
             "--state-dir", str(layout.hub), "--listen", "127.0.0.1:0"], layout.logs / "hub.log"))
         self._start_git_daemon()
         wait_ready("the Koji hub", (layout.hub / "url").exists, hub, 60)

@@ -38,9 +38,9 @@ from .hub_session import SessionManager
 from .hub_store import FINISHED, ST, HubStore
 from .hub_wire import Dispatcher, HubServer
 
-log = logging.getLogger("koji_containerbuild.sandbox.hub")
+log = logging.getLogger("koji_containerbuild.sandbox.koji.hub")
 
-PLUGIN_DIR = os.path.join(os.path.dirname(__file__), "..", "..", "hub_plugin")
+PLUGIN_DIR = os.path.join(os.path.dirname(__file__), "..", "..", "..", "hub_plugin")
 PLUGIN_NAME = "hub_containerbuild"
 _plugin_lock = threading.Lock()  # koji_containerbuild.hub.settings_path is process-wide
 

@@ -27,7 +27,7 @@ from .hub_session import LOCK_EXEMPT, RequestSession
 if TYPE_CHECKING:
     from .hub import SandboxHub
 
-log = logging.getLogger("koji_containerbuild.sandbox.hub")
+log = logging.getLogger("koji_containerbuild.sandbox.koji.hub")
 
 UNKNOWN_FAULT_CODE = 1000  # koji.GenericError's code; the real hub uses 1 for non-koji errors
 MULTICALL = ("multiCall", "system.multicall")

@@ -25,7 +25,7 @@ Where the sandbox departs, and why:
   (kojid: 120 times, 60 s) so a restarted sandbox hub is found at once and a dead one soon.
 - ``kill -QUIT`` makes the kojid process write its Python stacks into its log.
 
-Process model: ``start()`` runs ``python -m koji_containerbuild.sandbox.kojid`` as a process of
+Process model: ``start()`` runs ``python -m koji_containerbuild.sandbox.koji.kojid`` as a process of
 its own, as kojid is: single-threaded when it forks task processes, with real signal handlers,
 so ``stop()`` is a real SIGTERM and ``crash()`` a real SIGKILL. Forking from a pytest process
 instead would copy the test's threads' locks and its in-process servers' sockets into every task
@@ -45,7 +45,7 @@ import sys
 import time
 from typing import Any, Optional
 
-from koji_containerbuild.sandbox.kojid_process import (  # noqa: F401 - public API
+from koji_containerbuild.sandbox.koji.kojid_process import (  # noqa: F401 - public API
     MODULE,
     PASSWORD_ENV,
     PLUGIN_DIR,
@@ -58,7 +58,7 @@ from koji_containerbuild.sandbox.kojid_process import (  # noqa: F401 - public A
 )
 from koji_containerbuild.sandbox.procs import descendants
 
-log = logging.getLogger("koji_containerbuild.sandbox.kojid")
+log = logging.getLogger("koji_containerbuild.sandbox.koji.kojid")
 
 
 class SandboxKojid:

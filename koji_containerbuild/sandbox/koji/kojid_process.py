@@ -1,5 +1,5 @@
 """The kojid process of the sandbox: koji's TaskManager with kojid's loop, options and
-signal handling; ``koji_containerbuild.sandbox.kojid`` starts and controls it (see there)."""
+signal handling; ``koji_containerbuild.sandbox.koji.kojid`` starts and controls it (see there)."""
 
 from __future__ import annotations
 
@@ -18,11 +18,11 @@ import koji.daemon
 import koji.plugin
 import koji.tasks
 
-log = logging.getLogger("koji_containerbuild.sandbox.kojid")
+log = logging.getLogger("koji_containerbuild.sandbox.koji.kojid")
 
-MODULE = "koji_containerbuild.sandbox.kojid"
+MODULE = "koji_containerbuild.sandbox.koji.kojid"
 PASSWORD_ENV = "SANDBOX_KOJID_PASSWORD"  # noqa: S105 - the variable's name, not a secret
-PLUGIN_DIR = os.path.normpath(os.path.join(os.path.dirname(__file__), "..", "..",
+PLUGIN_DIR = os.path.normpath(os.path.join(os.path.dirname(__file__), "..", "..", "..",
                                            "builder_plugin"))
 SCALE_BASE = 3.0  # kojid's pause after SIGINT; kill_pause / SCALE_BASE scales every kill timing
 

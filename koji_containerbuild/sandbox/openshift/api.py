@@ -12,8 +12,8 @@ import time
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from koji_containerbuild.sandbox.sim_engine import BuildEngine
-from koji_containerbuild.sandbox.sim_store import (
+from koji_containerbuild.sandbox.openshift.engine import BuildEngine
+from koji_containerbuild.sandbox.openshift.store import (
     GROUPS,
     KINDS,
     ApiError,

@@ -28,13 +28,13 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
-from koji_containerbuild.sandbox.scenarios import SCENARIOS
-from koji_containerbuild.sandbox.sim_buildah_run import HOST_ARCH, SCENARIO, RealImage
-from koji_containerbuild.sandbox.sim_registry import BINARY as REGISTRY_BINARY
-from koji_containerbuild.sandbox.sim_registry import LocalRegistry
+from koji_containerbuild.sandbox.openshift.buildah_run import HOST_ARCH, SCENARIO, RealImage
+from koji_containerbuild.sandbox.openshift.registry import BINARY as REGISTRY_BINARY
+from koji_containerbuild.sandbox.openshift.registry import LocalRegistry
+from koji_containerbuild.sandbox.openshift.scenarios import SCENARIOS
 
 if TYPE_CHECKING:
-    from koji_containerbuild.sandbox.openshift import OpenShiftSimulator
+    from koji_containerbuild.sandbox.openshift.simulator import OpenShiftSimulator
 
 BUSYBOX = "/bin/busybox"
 BASE_REPOSITORY = "sandbox/busybox"

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from koji_containerbuild.sandbox.sim_reactor import (
+from koji_containerbuild.sandbox.openshift.reactor import (
     git_source,
     scratch_metadata_path,
     whitelist,
@@ -17,7 +17,7 @@ from koji_containerbuild.sandbox.sim_reactor import (
 )
 
 if TYPE_CHECKING:
-    from koji_containerbuild.sandbox.sim_buildah_run import RealBuild
+    from koji_containerbuild.sandbox.openshift.buildah_run import RealBuild
 
 V2_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 

@@ -25,21 +25,14 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Optional
 
-from koji_containerbuild.labels import ImageLabels, LabelsError, parse_dockerfile
-from koji_containerbuild.sandbox.scenarios import (
-    GENERIC_FAILED,
-    BuildCancelled,
-    BuildContext,
-    Outcome,
-    Scenario,
-)
-from koji_containerbuild.sandbox.sim_buildah_meta import (
+from koji_containerbuild.builder.labels import ImageLabels, LabelsError, parse_dockerfile
+from koji_containerbuild.sandbox.openshift.buildah_meta import (
     StepFailed,
     koji_import,
     store_metadata,
     write_scratch_metadata,
 )
-from koji_containerbuild.sandbox.sim_reactor import (
+from koji_containerbuild.sandbox.openshift.reactor import (
     METADATA_TAG,
     ORCHESTRATE,
     Script,
@@ -47,10 +40,17 @@ from koji_containerbuild.sandbox.sim_reactor import (
     reactor_line,
     worker_build_name,
 )
-from koji_containerbuild.sandbox.sim_registry import RegistryError, manifest_digest
+from koji_containerbuild.sandbox.openshift.registry import RegistryError, manifest_digest
+from koji_containerbuild.sandbox.openshift.scenarios import (
+    GENERIC_FAILED,
+    BuildCancelled,
+    BuildContext,
+    Outcome,
+    Scenario,
+)
 
 if TYPE_CHECKING:
-    from koji_containerbuild.sandbox.sim_buildah import BuildahEngine
+    from koji_containerbuild.sandbox.openshift.buildah import BuildahEngine
 
 SCENARIO = "real-image"
 HOST_ARCH = {"amd64": "x86_64", "arm64": "aarch64"}.get(host_platform.machine().lower(),

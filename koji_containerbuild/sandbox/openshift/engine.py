@@ -17,14 +17,14 @@ from typing import Any, Callable, Optional
 
 import yaml
 
-from koji_containerbuild.sandbox.scenarios import (
+from koji_containerbuild.sandbox.openshift.logs import LogBuffer
+from koji_containerbuild.sandbox.openshift.scenarios import (
     SCENARIOS,
     BuildCancelled,
     Outcome,
     ScenarioSettings,
 )
-from koji_containerbuild.sandbox.sim_logs import LogBuffer
-from koji_containerbuild.sandbox.sim_store import (
+from koji_containerbuild.sandbox.openshift.store import (
     ApiError,
     ObjectStore,
     parse_label_selector,

@@ -14,9 +14,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any, Callable, Optional
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from koji_containerbuild.sandbox.sim_api import Route, parse_route
-from koji_containerbuild.sandbox.sim_logs import LogBuffer
-from koji_containerbuild.sandbox.sim_store import (
+from koji_containerbuild.sandbox.openshift.api import Route, parse_route
+from koji_containerbuild.sandbox.openshift.logs import LogBuffer
+from koji_containerbuild.sandbox.openshift.store import (
     ApiError,
     Subscription,
     object_fields,
@@ -25,7 +25,7 @@ from koji_containerbuild.sandbox.sim_store import (
 )
 
 if TYPE_CHECKING:
-    from koji_containerbuild.sandbox.openshift import OpenShiftSimulator
+    from koji_containerbuild.sandbox.openshift.simulator import OpenShiftSimulator
 
 log = logging.getLogger(__name__)
 LOG_CHUNK = 64 * 1024

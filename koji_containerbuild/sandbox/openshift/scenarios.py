@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Optional, Protocol
 
-from koji_containerbuild.sandbox.sim_reactor import (
+from koji_containerbuild.sandbox.openshift.reactor import (
     ORCHESTRATE,
     WORKER_STEPS,
     Script,

@@ -25,12 +25,16 @@ from collections import deque
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-from koji_containerbuild.sandbox.faults import FaultInjector, Faults
-from koji_containerbuild.sandbox.scenarios import SCENARIOS, ScenarioSettings, scenario_from_source
-from koji_containerbuild.sandbox.sim_api import Api, imagestreamtag, json_body
-from koji_containerbuild.sandbox.sim_engine import BuildEngine
-from koji_containerbuild.sandbox.sim_http import Server
-from koji_containerbuild.sandbox.sim_store import ApiError, ObjectStore, parse_label_selector
+from koji_containerbuild.sandbox.openshift.api import Api, imagestreamtag, json_body
+from koji_containerbuild.sandbox.openshift.engine import BuildEngine
+from koji_containerbuild.sandbox.openshift.faults import FaultInjector, Faults
+from koji_containerbuild.sandbox.openshift.http import Server
+from koji_containerbuild.sandbox.openshift.scenarios import (
+    SCENARIOS,
+    ScenarioSettings,
+    scenario_from_source,
+)
+from koji_containerbuild.sandbox.openshift.store import ApiError, ObjectStore, parse_label_selector
 
 DEFAULT_REACTOR_CONFIG = """\
 version: 1
@@ -345,7 +349,8 @@ def _parser() -> argparse.ArgumentParser:
                        ("reset-rate", float), ("watch-drop-seconds", float),
                        ("log-cut-bytes", int), ("slow-seconds", float)):
         parser.add_argument(f"--{knob}", type=kind, help=f"fault knob {knob.replace('-', '_')}")
-    from koji_containerbuild.sandbox import sim_buildah  # the real-image engine's options
+    # the real-image engine's options
+    from koji_containerbuild.sandbox.openshift import buildah as sim_buildah
     sim_buildah.add_arguments(parser)
     return parser
 
@@ -372,7 +377,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     done = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: done.set())
-    from koji_containerbuild.sandbox import sim_buildah
+    from koji_containerbuild.sandbox.openshift import buildah as sim_buildah
     try:
         engine = sim_buildah.configure(sim, args)
     except (ValueError, RuntimeError, OSError) as exc:

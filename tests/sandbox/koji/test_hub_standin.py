@@ -20,7 +20,7 @@ import koji.xmlrpcplus
 import pytest
 from koji_cli.lib import watch_tasks
 
-from koji_containerbuild.sandbox.hub import SandboxHub, seed_demo
+from koji_containerbuild.sandbox.koji.hub import SandboxHub, seed_demo
 
 KOJI = os.path.join(os.path.dirname(sys.executable), "koji")
 SRC = "git+https://src.example.com/container/hello.git#0123456789abcdef0123456789abcdef01234567"
@@ -480,7 +480,7 @@ def test_catalogue_shapes(hub):
 
 
 def test_standalone_server_serves_and_stops_on_sigterm(tmp_path):
-    proc = subprocess.Popen([sys.executable, "-m", "koji_containerbuild.sandbox.hub",
+    proc = subprocess.Popen([sys.executable, "-m", "koji_containerbuild.sandbox.koji.hub",
                              "--state-dir", str(tmp_path / "hub"), "--listen", "127.0.0.1:0",
                              "--seed-demo"], stdout=subprocess.PIPE, text=True)
     try:

@@ -16,8 +16,8 @@ from pathlib import Path
 import koji
 import pytest
 
-from koji_containerbuild.sandbox.hub import SandboxHub
-from koji_containerbuild.sandbox.kojid import SandboxKojid, kojid_options
+from koji_containerbuild.sandbox.koji.hub import SandboxHub
+from koji_containerbuild.sandbox.koji.kojid import SandboxKojid, kojid_options
 
 PLUGINS = str(Path(__file__).parent / "kojid_plugins")
 HOST = "builder1"
@@ -273,7 +273,7 @@ def test_options_are_kojids_with_sandbox_departures(tmp_path):
 
 
 def test_cli_refuses_unknown_options(tmp_path):
-    done = subprocess.run([sys.executable, "-m", "koji_containerbuild.sandbox.kojid", "--hub",
+    done = subprocess.run([sys.executable, "-m", "koji_containerbuild.sandbox.koji.kojid", "--hub",
                            "http://127.0.0.1:9/kojihub", "--host", HOST, "--password", "pw",
                            "--workdir", str(tmp_path), "--option", "bogus=1"],
                           capture_output=True, text=True, timeout=30)

@@ -7,7 +7,7 @@ import copy
 import pytest
 import requests
 
-from tests.sandbox.test_simulator_helpers import (
+from tests.sandbox.openshift.test_simulator_helpers import (
     BUILDS,
     CONFIGS,
     NS,
@@ -41,7 +41,7 @@ def test_bearer_token_is_required_when_set(sim):
 
 
 def test_no_token_configured_means_open_api():
-    from tests.sandbox.test_simulator_helpers import start_sim
+    from tests.sandbox.openshift.test_simulator_helpers import start_sim
     open_sim = start_sim(token=None)
     try:
         assert requests.get(open_sim.url + BUILDS).status_code == 200

@@ -12,7 +12,7 @@ import time
 import pytest
 import requests
 
-from tests.sandbox.test_simulator_helpers import BUILDS, TERMINAL, build_body, session
+from tests.sandbox.openshift.test_simulator_helpers import BUILDS, TERMINAL, build_body, session
 
 
 @pytest.fixture

@@ -9,8 +9,8 @@ import time
 import pytest
 import requests
 
-from koji_containerbuild.sandbox.faults import Faults
-from tests.sandbox.test_simulator_helpers import (
+from koji_containerbuild.sandbox.openshift.faults import Faults
+from tests.sandbox.openshift.test_simulator_helpers import (
     BUILDS,
     TERMINAL,
     build_body,

@@ -10,8 +10,8 @@ from typing import Any, Optional
 import pytest
 import requests
 
-from koji_containerbuild.sandbox.faults import Faults
-from koji_containerbuild.sandbox.openshift import OpenShiftSimulator
+from koji_containerbuild.sandbox.openshift.faults import Faults
+from koji_containerbuild.sandbox.openshift.simulator import OpenShiftSimulator
 from tests.fixtures import OPENSHIFT_FIXTURES
 
 NS = "default"

@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from koji_containerbuild.sandbox.scenarios import SCENARIOS
-from tests.sandbox.test_simulator_helpers import (
+from koji_containerbuild.sandbox.openshift.scenarios import SCENARIOS
+from tests.sandbox.openshift.test_simulator_helpers import (
     BUILDS,
     TERMINAL,
     USER_WARNING,

@@ -11,7 +11,7 @@ import json
 
 import pytest
 
-from tests.sandbox.test_simulator_helpers import (
+from tests.sandbox.openshift.test_simulator_helpers import (
     BUILDS,
     CONFIGS,
     NS,

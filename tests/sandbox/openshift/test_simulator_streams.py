@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from tests.sandbox.test_simulator_helpers import (
+from tests.sandbox.openshift.test_simulator_helpers import (
     BUILDS,
     NS,
     TERMINAL,
