@@ -8,25 +8,36 @@ Names, parameters, return shapes and faults follow kojihub 1.36; the caller's se
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Optional
+import threading
+from typing import Any, Optional, Protocol
 
 import koji
 from koji.context import context
 
 from .hub_store import FINISHED, ST, HubStore
 
-if TYPE_CHECKING:
-    from .hub import SandboxHub
-
 PERMISSIONS = ("admin", "appliance", "build", "dist-repo", "host", "image", "image-import",
                "livecd", "maven-import", "repo", "sign", "tag", "target", "win-admin",
                "win-import", "vm")
 
 
+class HubServices(Protocol):
+    """What the exports use of the hub that serves them (``hub.SandboxHub``, which imports
+    this module: the exports name only this much of it)."""
+
+    store: HubStore
+    strict_host_sessions: bool
+    upload_lock: threading.Lock
+
+    def notify_created(self, task_id: int) -> None: ...
+    def notify_cancelled(self, task_ids: list) -> None: ...
+    def policy(self, name: str) -> Optional[koji.policy.SimpleRuleSet]: ...
+
+
 class Exports:
     """Shared helpers: the store, the caller's session, host checks."""
 
-    def __init__(self, hub: SandboxHub):
+    def __init__(self, hub: HubServices):
         self._hub = hub
         self._store: HubStore = hub.store
 

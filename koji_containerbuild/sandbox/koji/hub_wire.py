@@ -15,7 +15,7 @@ import os
 import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Optional, Protocol
 from urllib.parse import parse_qs, urlsplit
 
 import koji
@@ -25,7 +25,9 @@ from koji.context import context
 from .hub_session import LOCK_EXEMPT, RequestSession
 
 if TYPE_CHECKING:
-    from .hub import SandboxHub
+    from .hub_files import FileExports
+    from .hub_session import SessionManager
+    from .hub_store import HubStore
 
 log = logging.getLogger("koji_containerbuild.sandbox.koji.hub")
 
@@ -43,10 +45,24 @@ def to_fault(exc: BaseException) -> koji.xmlrpcplus.Fault:
     return koji.xmlrpcplus.Fault(UNKNOWN_FAULT_CODE, f"{type(exc).__name__}: {exc}")
 
 
+class ServedHub(Protocol):
+    """What the dispatcher uses of the hub it serves (``hub.SandboxHub``, which imports this
+    module: the dispatcher names only this much of it)."""
+
+    store: HubStore
+    state_dir: str
+    sessions: SessionManager
+    files: FileExports
+    plugin_error: Optional[str]
+
+    def notify_created(self, task_id: int) -> None: ...
+    def tasks(self, task_id: Optional[int] = None) -> Any: ...
+
+
 class Dispatcher:
     """Method registry, call recording and request handling for one hub."""
 
-    def __init__(self, hub: SandboxHub):
+    def __init__(self, hub: ServedHub):
         self.hub = hub
         self.registry: dict[str, Callable] = {
             "system.listMethods": self.list_methods,

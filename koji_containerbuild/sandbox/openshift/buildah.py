@@ -7,7 +7,7 @@ chroot isolation: no daemon, no runtime, nothing in the host's container storage
 ``LocalRegistry`` (config and data), a tiny base image made from the static busybox (so no
 network is needed) and one folder per build. Attached to an ``OpenShiftSimulator`` it adds the
 ``real-image`` scenario and makes it the default; the reactor ConfigMap then names the loopback
-registry as source registry and push target. What one build does is in ``sim_buildah_run``.
+registry as source registry and push target. What one build does is in ``buildah_run``.
 
 Command line (``python -m koji_containerbuild.sandbox.openshift``): ``--engine buildah`` with
 ``--engine-dir``, ``--registry-port``, ``--koji-hub``/``--koji-user`` (password in
@@ -26,15 +26,12 @@ import struct
 import subprocess
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Optional
+from typing import Any, Optional, Protocol
 
 from koji_containerbuild.sandbox.openshift.buildah_run import HOST_ARCH, SCENARIO, RealImage
 from koji_containerbuild.sandbox.openshift.registry import BINARY as REGISTRY_BINARY
 from koji_containerbuild.sandbox.openshift.registry import LocalRegistry
 from koji_containerbuild.sandbox.openshift.scenarios import SCENARIOS
-
-if TYPE_CHECKING:
-    from koji_containerbuild.sandbox.openshift.simulator import OpenShiftSimulator
 
 BUSYBOX = "/bin/busybox"
 BASE_REPOSITORY = "sandbox/busybox"
@@ -44,6 +41,16 @@ PASSWORD_ENV = "SANDBOX_KOJI_PASSWORD"  # noqa: S105 - the variable's name, not 
 
 __all__ = ["HOST_ARCH", "SCENARIO", "BuildahEngine", "BuildahError", "Buildah",
            "unavailable_reason", "base_image_for", "add_arguments", "configure"]
+
+
+class Simulator(Protocol):
+    """What the engine sets on the simulator it is attached to (``simulator.OpenShiftSimulator``,
+    which imports this module: the engine names only this much of it)."""
+
+    default_scenario: str
+    koji_work_dir: Optional[str]
+
+    def set_configmap(self, name: str, data: dict[str, str]) -> None: ...
 
 
 class BuildahError(RuntimeError):
@@ -199,7 +206,7 @@ class BuildahEngine:
                 "required_secrets: []\nworker_token_secrets: []\nbuild_env_vars: []\n"
                 f"clusters:\n  {HOST_ARCH}: [{{name: local-buildah, max_concurrent_builds: 4}}]\n")
 
-    def attach(self, sim: OpenShiftSimulator) -> None:
+    def attach(self, sim: Simulator) -> None:
         """Make ``real-image`` a scenario of ``sim`` (one engine per process) and its default."""
         self._scenario = RealImage(self)
         SCENARIOS[SCENARIO] = self._scenario
@@ -241,7 +248,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                                                "koji-upload/.../metadata.json")
 
 
-def configure(sim: OpenShiftSimulator, args: argparse.Namespace) -> Optional[BuildahEngine]:
+def configure(sim: Simulator, args: argparse.Namespace) -> Optional[BuildahEngine]:
     """Apply the options above; start and attach the engine for ``--engine buildah``."""
     if args.koji_work_dir:
         sim.koji_work_dir = os.path.abspath(args.koji_work_dir)

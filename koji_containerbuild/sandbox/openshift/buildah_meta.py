@@ -7,17 +7,15 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from koji_containerbuild.sandbox.openshift.buildah_types import BuildRecord
 from koji_containerbuild.sandbox.openshift.reactor import (
     git_source,
     scratch_metadata_path,
     whitelist,
     worker_build_name,
 )
-
-if TYPE_CHECKING:
-    from koji_containerbuild.sandbox.openshift.buildah_run import RealBuild
 
 V2_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 
@@ -30,7 +28,7 @@ class StepFailed(Exception):
         self.plugin, self.message = plugin, message
 
 
-def cg_metadata(build: RealBuild) -> dict[str, Any]:
+def cg_metadata(build: BuildRecord) -> dict[str, Any]:
     """Content generator metadata, the part of atomic-reactor's koji_import a hub reads."""
     labels = build.labels
     assert labels is not None
@@ -69,7 +67,7 @@ def cg_metadata(build: RealBuild) -> dict[str, Any]:
                    for platform in build.platforms],
     }
 
-def write_scratch_metadata(build: RealBuild) -> str:
+def write_scratch_metadata(build: BuildRecord) -> str:
     """A scratch build is not imported: its metadata goes to Koji's work dir. Returns the path
     relative to it, which atomic-reactor logs on the ``_metadata_`` platform tag (§5.3)."""
     path = scratch_metadata_path(build.ctx)
@@ -80,7 +78,7 @@ def write_scratch_metadata(build: RealBuild) -> str:
         target.write_text(json.dumps(cg_metadata(build), indent=2, sort_keys=True))
     return path
 
-def koji_import(build: RealBuild) -> int:
+def koji_import(build: BuildRecord) -> int:
     """``CGImport`` into the hub of the reactor config, while the Koji task is still open, as
     atomic-reactor's koji_import does; the new build's id."""
     import koji  # the simulator imports Koji only when a real build is imported
@@ -111,7 +109,7 @@ def koji_import(build: RealBuild) -> int:
     return int(imported["id"])
 
 
-def store_metadata(build: RealBuild, errors: dict[str, str]
+def store_metadata(build: BuildRecord, errors: dict[str, str]
                    ) -> tuple[dict[str, str], dict[str, str]]:
     """(annotations, labels) for a finished build; ``errors`` empty when it succeeded."""
     failed = bool(errors)
@@ -142,7 +140,7 @@ def store_metadata(build: RealBuild, errors: dict[str, str]
     labels = {"koji-build-id": str(build.build_id)} if build.build_id and not failed else {}
     return annotations, labels
 
-def worker_builds(build: RealBuild) -> dict[str, Any]:
+def worker_builds(build: BuildRecord) -> dict[str, Any]:
     workers = {}
     for platform in build.platforms:
         errors = build.worker_errors.get(platform, {})

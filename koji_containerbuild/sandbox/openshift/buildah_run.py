@@ -23,7 +23,7 @@ import time
 from collections import deque
 from collections.abc import Iterator
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Optional
+from typing import Any, Optional
 
 from koji_containerbuild.builder.labels import ImageLabels, LabelsError, parse_dockerfile
 from koji_containerbuild.sandbox.openshift.buildah_meta import (
@@ -32,6 +32,7 @@ from koji_containerbuild.sandbox.openshift.buildah_meta import (
     store_metadata,
     write_scratch_metadata,
 )
+from koji_containerbuild.sandbox.openshift.buildah_types import Engine
 from koji_containerbuild.sandbox.openshift.reactor import (
     METADATA_TAG,
     ORCHESTRATE,
@@ -41,16 +42,13 @@ from koji_containerbuild.sandbox.openshift.reactor import (
     worker_build_name,
 )
 from koji_containerbuild.sandbox.openshift.registry import RegistryError, manifest_digest
-from koji_containerbuild.sandbox.openshift.scenarios import (
+from koji_containerbuild.sandbox.openshift.scenario_api import (
     GENERIC_FAILED,
     BuildCancelled,
     BuildContext,
     Outcome,
-    Scenario,
 )
-
-if TYPE_CHECKING:
-    from koji_containerbuild.sandbox.openshift.buildah import BuildahEngine
+from koji_containerbuild.sandbox.openshift.scenarios import Scenario
 
 SCENARIO = "real-image"
 HOST_ARCH = {"amd64": "x86_64", "arm64": "aarch64"}.get(host_platform.machine().lower(),
@@ -63,7 +61,7 @@ class RealImage(Scenario):
 
     name = SCENARIO
 
-    def __init__(self, engine: BuildahEngine):
+    def __init__(self, engine: Engine):
         self.engine = engine
 
     def run(self, ctx: BuildContext) -> Outcome:
@@ -85,7 +83,7 @@ def _last_line(lines: Any) -> str:
 class RealBuild(Script):
     """The state of one real build; ``run()`` returns its Outcome or raises BuildCancelled."""
 
-    def __init__(self, engine: BuildahEngine, ctx: BuildContext):
+    def __init__(self, engine: Engine, ctx: BuildContext):
         super().__init__(ctx)
         self.engine = engine
         self.params = ctx.user_params

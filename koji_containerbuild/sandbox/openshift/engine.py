@@ -18,12 +18,12 @@ from typing import Any, Callable, Optional
 import yaml
 
 from koji_containerbuild.sandbox.openshift.logs import LogBuffer
-from koji_containerbuild.sandbox.openshift.scenarios import (
-    SCENARIOS,
+from koji_containerbuild.sandbox.openshift.scenario_api import (
     BuildCancelled,
     Outcome,
     ScenarioSettings,
 )
+from koji_containerbuild.sandbox.openshift.scenarios import SCENARIOS
 from koji_containerbuild.sandbox.openshift.store import (
     ApiError,
     ObjectStore,

@@ -11,7 +11,7 @@ import struct
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING, Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional, Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from koji_containerbuild.sandbox.openshift.api import Route, parse_route
@@ -25,10 +25,30 @@ from koji_containerbuild.sandbox.openshift.store import (
 )
 
 if TYPE_CHECKING:
-    from koji_containerbuild.sandbox.openshift.simulator import OpenShiftSimulator
+    from koji_containerbuild.sandbox.openshift.api import Api
+    from koji_containerbuild.sandbox.openshift.engine import BuildEngine
+    from koji_containerbuild.sandbox.openshift.faults import FaultInjector
+    from koji_containerbuild.sandbox.openshift.store import ObjectStore
 
 log = logging.getLogger(__name__)
 LOG_CHUNK = 64 * 1024
+
+
+class ServedSimulator(Protocol):
+    """What the HTTP front uses of the simulator it serves (``simulator.OpenShiftSimulator``,
+    which imports this module): its parts, its settings and two hooks."""
+
+    url: str
+    token: Optional[str]
+    watch_timeout: float
+    _store: ObjectStore
+    _engine: BuildEngine
+    _api: Api
+    _injector: FaultInjector
+    _stopped: threading.Event
+
+    def _record_request(self, method: str, path: str) -> None: ...
+    def _admin(self, method: str, parts: list[str], body: bytes) -> tuple[int, Any]: ...
 
 
 def _injected(code: int) -> ApiError:
@@ -117,7 +137,7 @@ class Handler(BaseHTTPRequestHandler):
         except OSError:     # the client went away (or a fault closed the socket)
             self.close_connection = True
 
-    def _api(self, sim: OpenShiftSimulator, method: str, path: str, segments: list[str],
+    def _api(self, sim: ServedSimulator, method: str, path: str, segments: list[str],
              query: dict[str, str], body: bytes) -> None:
         injector, api = sim._injector, sim._api
         if injector.faults.slow_seconds:
@@ -202,7 +222,7 @@ class Handler(BaseHTTPRequestHandler):
         except OSError:
             pass
 
-    def _oauth(self, sim: OpenShiftSimulator) -> None:
+    def _oauth(self, sim: ServedSimulator) -> None:
         """``/oauth/authorize``: basic (or negotiate) auth in, token in the Location fragment."""
         auth = self.headers.get("Authorization") or ""
         if not auth.lower().startswith(("basic ", "negotiate ")):
@@ -215,7 +235,7 @@ class Handler(BaseHTTPRequestHandler):
 
     # -- streams -----------------------------------------------------------------------------
 
-    def _watch(self, sim: OpenShiftSimulator, route: Route, query: dict[str, str],
+    def _watch(self, sim: ServedSimulator, route: Route, query: dict[str, str],
                reset: bool) -> None:
         """ADDED for what exists, then every change; ends at the timeout (or a fault drop)."""
         store, resource, name = sim._store, route.resource, route.name
@@ -238,7 +258,7 @@ class Handler(BaseHTTPRequestHandler):
             if sub is not None:
                 store.unwatch(sub)
 
-    def _stream_watch(self, sim: OpenShiftSimulator, sub: Optional[Subscription],
+    def _stream_watch(self, sim: ServedSimulator, sub: Optional[Subscription],
                       resource_version: Optional[str], query: dict[str, str], reset: bool,
                       wanted: Callable[[str, dict, dict], bool]) -> None:
         start = time.monotonic()
@@ -271,7 +291,7 @@ class Handler(BaseHTTPRequestHandler):
                 break
         self._end_stream()
 
-    def _log(self, sim: OpenShiftSimulator, route: Route, query: dict[str, str],
+    def _log(self, sim: ServedSimulator, route: Route, query: dict[str, str],
              reset: bool) -> None:
         """The whole log from the start on every request; with follow, until the build ends."""
         name = route.name or ""
@@ -295,7 +315,7 @@ class Handler(BaseHTTPRequestHandler):
         finally:
             buffer.note_delivered(self._log_offset)
 
-    def _stream_log(self, sim: OpenShiftSimulator, buffer: LogBuffer, offset: int,
+    def _stream_log(self, sim: ServedSimulator, buffer: LogBuffer, offset: int,
                     end: Optional[int], limit: Optional[int], cut_at: Optional[int],
                     reset: bool) -> None:
         self._log_offset = offset
@@ -331,7 +351,7 @@ class Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, address: tuple[str, int], sim: OpenShiftSimulator):
+    def __init__(self, address: tuple[str, int], sim: ServedSimulator):
         self.sim = sim
         if ":" in address[0]:
             self.address_family = socket.AF_INET6

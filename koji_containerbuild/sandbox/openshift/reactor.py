@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Optional
 
 if TYPE_CHECKING:
-    from koji_containerbuild.sandbox.openshift.scenarios import BuildContext
+    from koji_containerbuild.sandbox.openshift.scenario_api import BuildContext
 
 ORCHESTRATE = "atomic_reactor.plugins.orchestrate_build"
 METADATA_TAG = "_metadata_"

@@ -1,19 +1,18 @@
 """Build scenarios the OpenShift simulator plays, and the atomic-reactor output they imitate.
 
-A scenario drives one Build through a ``BuildContext`` (implemented by ``sim_engine``): it
-emits log lines in atomic-reactor 3.6's orchestrator format, writes the annotations/labels
-``store_metadata_in_osv3`` writes (both imitated in ``sim_reactor``) and returns an ``Outcome``
-that the engine turns into the final Build phase and pod state. Another engine (e.g. a real buildah
-build) plugs in as one more ``Scenario`` subclass registered in ``SCENARIOS``.
-"""
+A scenario drives one Build through a ``BuildContext`` (``scenario_api``, implemented by
+``engine``): it emits log lines in atomic-reactor 3.6's orchestrator format, writes the
+annotations/labels ``store_metadata_in_osv3`` writes (both imitated in ``reactor``) and returns
+an ``Outcome`` that the engine turns into the final Build phase and pod state. Another engine
+(e.g. a real buildah build) plugs in as one more ``Scenario`` subclass registered in
+``SCENARIOS``."""
 
 from __future__ import annotations
 
 import json
 import re
 import time
-from dataclasses import dataclass
-from typing import Callable, Optional, Protocol
+from typing import Optional
 
 from koji_containerbuild.sandbox.openshift.reactor import (
     ORCHESTRATE,
@@ -24,75 +23,12 @@ from koji_containerbuild.sandbox.openshift.reactor import (
     relayed_line,
     user_warning_message,
 )
-
-GENERIC_FAILED = ("GenericBuildFailed", "Generic Build failure - check logs for details.")
-
-
-# ---------------------------------------------------------------------------------------------
-# Interface between scenarios and the engine
-
-
-class BuildCancelled(Exception):
-    """Raised inside a scenario once its build was cancelled (by a user or the cluster)."""
-
-
-@dataclass
-class ScenarioSettings:
-    """Knobs shared by all scenarios; delays are multiplied by the simulator's time_scale."""
-
-    new_seconds: float = 0.2          # New -> Pending
-    pending_seconds: float = 0.5      # Pending -> Running
-    step_seconds: float = 0.1         # pause between groups of log lines
-    large_log_bytes: int = 300_000_000
-    large_log_step_bytes: int = 8 << 20
-    slow_log_lines: int = 100
-    slow_log_rate: float = 10.0       # lines per real second (not scaled)
-    registry: str = "registry.sandbox.local"
-    # Koji's work directory, where atomic-reactor uploads a scratch build's metadata.json
-    # (the sandbox hub's state_dir/work); None: the file is only named in the log.
-    koji_work_dir: Optional[str] = None
-
-
-@dataclass
-class Outcome:
-    """How the build pod ended; the engine derives the Build status and pod state from it."""
-
-    phase: str                                   # Complete | Failed | Error
-    reason: Optional[str] = None                 # Build status.reason
-    message: Optional[str] = None                # Build status.message
-    exit_code: int = 0                           # custom-build container exit code
-    container_reason: Optional[str] = None       # terminated.reason (Completed/Error/OOMKilled)
-    container_message: Optional[str] = None      # terminated.message (log tail, as
-                                                 # terminationMessagePolicy FallbackToLogsOnError)
-    pod_reason: Optional[str] = None             # pod status.reason (Evicted, DeadlineExceeded)
-    pod_message: Optional[str] = None
-    container_statuses: bool = True              # an evicted pod reports none
-    log_snippet: Optional[str] = None            # Build status.logSnippet (failed builds)
-
-
-class BuildContext(Protocol):
-    """What the engine offers a scenario for one build."""
-
-    name: str
-    build: dict                 # the Build as created
-    seq: int                    # unique number of this build in the simulator
-    user_params: dict           # parsed USER_PARAMS (empty when absent)
-    platforms: list[str]
-    scratch: bool
-    isolated: bool
-    source_build: bool
-    reactor_config: dict        # parsed config.yaml of the build's REACTOR_CONFIG ConfigMap
-    settings: ScenarioSettings
-
-    def now(self) -> float: ...
-    def sleep(self, seconds: float, scaled: bool = True) -> None: ...   # raises BuildCancelled
-    def wait_cancelled(self) -> None: ...                               # raises BuildCancelled
-    def emit(self, line: str) -> None: ...
-    def emit_lazy(self, total: int, generate: Callable[[int, int], bytes]
-                  ) -> Callable[[int], None]: ...
-    def set_metadata(self, annotations: dict[str, str], labels: dict[str, str]) -> None: ...
-    def mark_unschedulable(self, message: str) -> None: ...
-    def cancel_by_cluster(self) -> None: ...                            # raises BuildCancelled
+from koji_containerbuild.sandbox.openshift.scenario_api import (
+    GENERIC_FAILED,
+    BuildCancelled,
+    BuildContext,
+    Outcome,
+)
 
 
 class Scenario:

@@ -8,9 +8,9 @@ make the API misbehave on purpose. Run it with
     with OpenShiftSimulator(token="secret", time_scale=0.01) as sim:
         requests.post(sim.url + "/apis/build.openshift.io/v1/namespaces/default/builds", ...)
 
-Pieces: ``sim_http`` (wire, streams), ``sim_api`` (REST rules), ``sim_engine`` (build
-controller, pods), ``sim_store`` (objects, watch events, selectors), ``sim_logs`` (logs),
-``sim_reactor`` (atomic-reactor's log lines and metadata).
+Pieces: ``http`` (wire, streams), ``api`` (REST rules), ``engine`` (build
+controller, pods), ``store`` (objects, watch events, selectors), ``logs`` (logs),
+``reactor`` (atomic-reactor's log lines and metadata).
 """
 
 from __future__ import annotations
@@ -29,11 +29,8 @@ from koji_containerbuild.sandbox.openshift.api import Api, imagestreamtag, json_
 from koji_containerbuild.sandbox.openshift.engine import BuildEngine
 from koji_containerbuild.sandbox.openshift.faults import FaultInjector, Faults
 from koji_containerbuild.sandbox.openshift.http import Server
-from koji_containerbuild.sandbox.openshift.scenarios import (
-    SCENARIOS,
-    ScenarioSettings,
-    scenario_from_source,
-)
+from koji_containerbuild.sandbox.openshift.scenario_api import ScenarioSettings
+from koji_containerbuild.sandbox.openshift.scenarios import SCENARIOS, scenario_from_source
 from koji_containerbuild.sandbox.openshift.store import ApiError, ObjectStore, parse_label_selector
 
 DEFAULT_REACTOR_CONFIG = """\
@@ -317,7 +314,7 @@ class OpenShiftSimulator:
                 return 200, {"build": self._store.get("builds", name), "pod": self.get_pod(name),
                              "scenario": self.scenario_of(name)}
             if tail == ["emitted-log"]:
-                return 200, self._engine.runs[name].log      # streamed by sim_http
+                return 200, self._engine.runs[name].log      # streamed by http.py
             if tail == ["emitted-log-digest"]:
                 size, digest = self.emitted_log_digest(name)
                 return 200, {"size": size, "sha256": digest}
