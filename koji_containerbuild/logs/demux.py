@@ -3,7 +3,7 @@
 The orchestrator build interleaves its own lines with lines relayed from the worker build of
 each platform; upstream Koji showed them as ``orchestrator.log`` and ``<platform>.log``
 (rule: osbs1-contract.md §5.3). This module only turns bytes into files; following the stream
-and uploading the files live elsewhere (``logs.py``, ``logs_upload.py``).
+and uploading the files live elsewhere (``follow.py``, ``upload.py``).
 
 Bytes stay bytes: lines are split on ``\\n`` only and written back untouched, so invalid
 UTF-8, ``\\r`` and odd whitespace in a build log survive exactly.

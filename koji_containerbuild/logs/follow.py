@@ -2,9 +2,9 @@
 
 Three pieces, each usable alone:
 
-* ``LogDemux`` (``logs_demux.py``) turns the byte stream into ``orchestrator.log``,
+* ``LogDemux`` (``demux.py``) turns the byte stream into ``orchestrator.log``,
   ``<platform>.log``, ``user_warnings.log`` and a scratch build's ``metadata.json``;
-* ``TaskLogUploader`` (``logs_upload.py``) ships the growing files to the hub;
+* ``TaskLogUploader`` (``upload.py``) ships the growing files to the hub;
 * ``LogFollower`` (here) runs the stream through the demuxer in a thread and keeps the
   error if the stream breaks, so the task can fail instead of ending with a truncated log.
 

@@ -1,6 +1,6 @@
 """``make demo``: one container build through all three plugins, on this machine, on loopback.
 
-Starts the sandbox (``demo_services``: OpenShift simulator, Koji hub, DistGit, kojid; a real
+Starts the sandbox (``services``: OpenShift simulator, Koji hub, DistGit, kojid; a real
 buildah build and a loopback registry when the machine has them), clones the sample
 ``container/hello`` repository as a packager would, runs the real ``koji`` CLI with our plugin
 inside the clone (``koji container-build``: source, branch and target inferred from the

@@ -3,9 +3,9 @@
 One folder holds everything (layout below); ``Sandbox.start()`` writes the configuration and
 starts, each as a process of its own in its own session (so a Ctrl-C reaches only the demo,
 which then stops them in order): the OpenShift simulator (with the real-image engine and its
-registry when buildah can be used), the sandbox Koji hub (``demo_hub``), ``git daemon`` serving
+registry when buildah can be used), the sandbox Koji hub (``demo.hub``), ``git daemon`` serving
 the DistGit stand-in, and the sandbox kojid with our builder plugin. Their pids are recorded in
-``services.json`` (``demo_processes``), so ``demo --stop`` ends the services of a ``--keep`` run
+``services.json`` (``processes``), so ``demo --stop`` ends the services of a ``--keep`` run
 from another process, and a new run first ends whatever an interrupted one left behind.
 
 Layout: ``koji.conf`` (profile ``sandbox``), ``etc/`` (osbs.conf, builder plugin conf, the

@@ -1,6 +1,6 @@
 """The REST verbs of the simulated OpenShift 3.9 API (contract §9): routing, bearer-token and
 RBAC checks, CRUD rules per resource, BuildConfig instantiation and triggers, and when a
-build's log may be read. Streams themselves are in ``sim_http``."""
+build's log may be read. Streams themselves are in ``http``."""
 
 from __future__ import annotations
 
