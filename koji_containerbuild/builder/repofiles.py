@@ -63,13 +63,14 @@ def read_source_files(root: Union[str, os.PathLike], *, flatpak: bool = False) -
     if dockerfile is None and not flatpak:
         raise SourceError(f'Dockerfile file missing: {root / DOCKERFILE}')
 
-    for expected, typos in MISNAMED.items():
-        _refuse_misnamed(root, expected, typos)
+    # osbs-client's order: container.yaml's name, its content, then content_sets.yml's name
+    _refuse_misnamed(root, CONTAINER_YAML, MISNAMED[CONTAINER_YAML])
     config_text = _read_repo_file(root, CONTAINER_YAML)
     if config_text is None and flatpak:
         raise SourceError(f'container.yaml file missing: {root / CONTAINER_YAML} '
                           '(flatpak builds need it)')
     config = _parse_container_yaml(config_text) if config_text is not None else {}
+    _refuse_misnamed(root, CONTENT_SETS, MISNAMED[CONTENT_SETS])
     # osbs-client 1.10 refuses both mismatches before creating a build; an empty flatpak:
     # section does not make a flatpak (its `is_flatpak` is the section's truth value).
     if flatpak and not config.get('flatpak'):

@@ -621,3 +621,21 @@ def test_labels_are_read_from_the_commit_that_will_be_built(daemon, tmp_path):
     labels.check_tag_lengths(files.additional_tags)
     assert labels.expected_nvr() == 'foo-container-1.0-2'
     assert result.commit == shas[1]
+
+
+@pytest.mark.parametrize('expected, wrong', [
+    ('container.yaml', 'container.yml'),
+    ('content_sets.yml', 'content_sets.yaml'),
+    ('content_sets.yml', 'content-sets.yml'),
+    ('content_sets.yml', 'content-sets.yaml'),
+])
+def test_misnamed_repository_files_are_refused_as_osbs_client_did(tmp_path, expected, wrong):
+    write_files(tmp_path, {'Dockerfile': dockerfile_for(1), wrong: '{}\n'})
+    with pytest.raises(SourceError) as err:
+        read_source_files(tmp_path)
+    assert str(err.value) == f'Repo contains wrong filename: {wrong}, expected: {expected}'
+    write_files(tmp_path, {expected: '{}\n'})
+    with pytest.raises(SourceError) as err:
+        read_source_files(tmp_path)
+    assert str(err.value) == (f'This repo contains both {expected} and {wrong} '
+                              f'Please remove {wrong}')
