@@ -19,8 +19,10 @@ from dockerfile_parse import DockerfileParser
 
 MAX_TAG_LENGTH = 128
 
-# osbs-client 1.10 `_check_labels`
-RELEASE_LABEL_FORMAT = re.compile(r'^\d+([._]?[a-zA-Z0-9]+)*$')
+# osbs-client 1.10 `_check_labels`. Its release pattern, ^\d+([._]?[a-zA-Z0-9]+)*$, takes
+# exponential time on a label like '1aaaa…-' (the optional separator lets every run of
+# letters split many ways); this one accepts the same strings, each character one way.
+RELEASE_LABEL_FORMAT = re.compile(r'^\d[a-zA-Z0-9]*([._][a-zA-Z0-9]+)*$')
 VERSION_FORBIDDEN_CHARS = ('-',)
 
 
