@@ -82,6 +82,9 @@ class Script:
             if ctx.scratch and key in ("check_and_set_rebuild", "bump_release"):
                 continue
             self.plugin(key)
+            if key == "check_and_set_rebuild" and not ctx.source_build:
+                self.orch(f"atomic_reactor.plugins.{key}", "INFO",
+                          f"This is a rebuild? {ctx.check_and_set_rebuild()}")
             if key == "check_and_set_platforms" and not ctx.source_build:
                 self.orch(f"atomic_reactor.plugins.{key}", "INFO",
                           f"platforms in limits : {sorted(ctx.platforms)}")
