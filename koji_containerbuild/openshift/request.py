@@ -251,8 +251,10 @@ def _render_image(instance: OsbsInstance, reactor_config: Any, params: BuildPara
     base_image = params.base_image
     if params.flatpak and not base_image:
         base_image = config.flatpak_base_image()
+    parent_registry = config.base_image_registry(base_image, registry)
+    # osbs-client encloses the parent in the organization only on the source registry.
     trigger = names.trigger_imagestreamtag(
-        base_image, config.base_image_registry(base_image, registry), organization)
+        base_image, parent_registry, organization if parent_registry == registry else None)
 
     random_part, stamp = _rand(rand), _utc(now)
     tag = names.image_tag(params.user, params.component, params.koji_target, random_part, stamp)
