@@ -4,6 +4,8 @@ builds never taken for the task's own, and a changed parent image starting a reb
 
 from __future__ import annotations
 
+import json
+import os
 from dataclasses import replace
 
 import pytest
@@ -191,3 +193,38 @@ def test_a_changed_parent_rebuilds_and_is_never_taken_for_the_task(sim, client, 
     assert find_task_build(client, 7)["metadata"]["name"] == first.name
     client._call("DELETE", client.build_path("builds", first.name))   # ...even once pruned
     assert find_task_build(client, 7) is None
+
+
+# --------------------------------------------------------------------------- site templates
+
+
+def test_submit_uses_the_sites_templates_from_build_json_dir(sim, client, instance):
+    reactor(sim)
+    site = instance.build_json_dir
+    os.makedirs(site)
+    with open(os.path.join(site, "image_stream.json"), "w") as handle:
+        json.dump({"apiVersion": "image.openshift.io/v1", "kind": "ImageStream",
+                   "metadata": {"name": "{{NAME}}", "labels": {"site": "parent"}},
+                   "spec": {"lookupPolicy": {"local": True}}}, handle)
+    with open(os.path.join(site, "image_stream_tag.json"), "w") as handle:
+        json.dump({"kind": "ImageStreamTag", "apiVersion": "image.openshift.io/v1",
+                   "metadata": {"name": "x"}, "tag": {
+                       "name": "x", "from": {"kind": "DockerImage", "name": "x"},
+                       "importPolicy": {}, "referencePolicy": {"type": "Local"}}}, handle)
+    with open(os.path.join(site, "orchestrator.json"), "w") as handle:
+        json.dump({"apiVersion": "build.openshift.io/v1", "kind": "BuildConfig",
+                   "metadata": {"name": "n", "labels": {"is_autorebuild": "false",
+                                                        "site": "builds"}},
+                   "spec": {"triggers": [{"type": "ImageChange", "imageChange": {
+                       "from": {"kind": "ImageStreamTag", "name": "x"}}}],
+                            "output": {"to": {"kind": "DockerImage", "name": "x"}},
+                            "strategy": {"type": "Custom", "customStrategy": {
+                                "from": {"kind": "DockerImage", "name": "x"},
+                                "exposeDockerSocket": True}}}}, handle)
+    submission = submit_image_build(client, instance, params())
+    stream = sim.get_object("imagestreams", STREAM)
+    assert stream["metadata"]["labels"] == {"site": "parent"}
+    assert stream["spec"]["lookupPolicy"] == {"local": True}
+    assert stream["spec"]["tags"][0]["referencePolicy"] == {"type": "Local"}
+    assert stream["spec"]["tags"][0]["from"]["name"] == PARENT
+    assert sim.get_build(submission.name)["metadata"]["labels"]["site"] == "builds"
