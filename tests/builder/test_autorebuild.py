@@ -3,12 +3,16 @@ add_timestamp_to_release, and no orphan when the task fails between submit and m
 
 from __future__ import annotations
 
+import json
+import shutil
+
 import pytest
 
 from koji_containerbuild import monitor
 from koji_containerbuild.sandbox.distgit import create_container_repo
+from tests.fixtures import OSBS_TEMPLATES
 
-from .helpers import STATES, fault_of
+from .helpers import STATES, fault_of, user_params
 
 PARENT = "registry.sandbox.local/sandbox/busybox:latest"
 AUTOREBUILD = {".osbs-repo-config": "[autorebuild]\nenabled = true\n"}
@@ -74,3 +78,30 @@ def test_failure_between_submit_and_monitor_cancels_the_build(world, monkeypatch
         world.result(task_id)
     [build] = world.builds()
     assert build["status"]["phase"] == "Cancelled"
+
+
+def test_site_templates_and_customize_rules_take_effect(world, tmp_path):
+    """orchestrator.json is rendered on the builder; the inner template and the customize file
+    (worker_customize.json, osbs-client 1.10's name) are read by atomic-reactor in the pod."""
+    site = tmp_path / "site-osbs"
+    shutil.copytree(OSBS_TEMPLATES, site)
+    outer = json.loads((site / "orchestrator.json").read_text())
+    outer["metadata"]["labels"]["site"] = "example"
+    (site / "orchestrator.json").write_text(json.dumps(outer))
+    (site / "worker_customize.json").write_text(json.dumps({
+        "disable_plugins": [{"plugin_type": "prebuild_plugins", "plugin_name": "koji_parent"}],
+        "enable_plugins": [{"plugin_type": "exit_plugins", "plugin_name": "site_notify",
+                            "plugin_args": {"to": "releng@example.org"}}]}))
+    world.osbs_conf.write_text(world.osbs_conf_text().replace("/usr/share/osbs/", str(site)))
+    task_id = world.submit({"scratch": True})
+    assert world.run(task_id)["state"] == STATES["CLOSED"], fault_of(world, task_id)
+    [build] = world.builds()
+    assert build["metadata"]["labels"]["site"] == "example"
+    params = user_params(build)
+    assert params["build_json_dir"] == str(site)
+    assert params["customize_conf"] == "worker_customize.json"
+    log = world.output(task_id, "orchestrator.log")
+    assert b"running plugin 'site_notify'" in log
+    assert b'plugin \'site_notify\' args: {"to": "releng@example.org"}' in log
+    assert b"running plugin 'koji_parent'" not in log
+    assert b"running plugin 'koji_delegate'" in log      # from the shipped inner template
