@@ -269,7 +269,7 @@ def _render_image(instance: OsbsInstance, reactor_config: Any, params: BuildPara
     else:
         name = bc_name
     build = _fill_outer(
-        copy.deepcopy(template) if template is not None else load_template("", ORCHESTRATOR),
+        copy.deepcopy(template) if template is not None else load_template(None, ORCHESTRATOR),
         instance, config, name=name, labels=_image_labels(params, scratch), image_tag=tag,
         build_from=build_from, user_params=user_params_json(values, KIND_IMAGE_BUILD),
         orchestrator=True, deadline_hours=instance.orchestrator_max_run_hours)
@@ -350,7 +350,7 @@ def render_source_build(instance: OsbsInstance, reactor_config: Any, params: Sou
     # osbs-client's SourceBuildRequest keeps the worker deadline (§6).
     build = _fill_outer(
         copy.deepcopy(template) if template is not None
-        else load_template("", ORCHESTRATOR_SOURCES),
+        else load_template(None, ORCHESTRATOR_SOURCES),
         instance, config, name=name, labels=labels, image_tag=tag, build_from=build_from,
         user_params=user_params_json(values, KIND_SOURCE_BUILD), orchestrator=False,
         deadline_hours=instance.worker_max_run_hours,

@@ -21,7 +21,7 @@ import copy
 import json
 import logging
 import os
-from typing import Any
+from typing import Any, Optional
 
 from koji_containerbuild.openshift.user_params import BuildRequestError
 
@@ -96,15 +96,16 @@ class TemplateError(BuildRequestError):
     """A site template exists but cannot be used; the message names the file and the key."""
 
 
-def load_template(build_json_dir: str, name: str) -> dict[str, Any]:
-    """The template ``name`` from ``build_json_dir``, or the built-in default if it is absent.
+def load_template(build_json_dir: Optional[str], name: str) -> dict[str, Any]:
+    """The template ``name`` from ``build_json_dir``, or the built-in default if it is absent
+    (or no directory is given).
 
     Always a fresh copy: callers fill it in place.
     """
     if name not in BUILT_IN:
         raise ValueError(f"unknown template {name!r}")
-    path = os.path.join(build_json_dir or "", name)
-    if not os.path.isfile(path):
+    path = os.path.join(build_json_dir, name) if build_json_dir else ""
+    if not path or not os.path.isfile(path):
         return copy.deepcopy(BUILT_IN[name])
     try:
         with open(path, "rb") as handle:

@@ -164,3 +164,11 @@ def test_image_stream_templates_are_the_sites_too(site):
     assert load_template(str(site), IMAGE_STREAM)["metadata"]["labels"] == {"site": "x"}
     assert load_template(str(site), IMAGE_STREAM_TAG)["tag"]["referencePolicy"] == \
         {"type": "Local"}
+
+
+def test_no_directory_never_reads_the_working_directory(tmp_path, monkeypatch):
+    (tmp_path / ORCHESTRATOR).write_text("{broken")
+    monkeypatch.chdir(tmp_path)
+    assert load_template(None, ORCHESTRATOR) == BUILT_IN[ORCHESTRATOR]
+    assert load_template("", ORCHESTRATOR) == BUILT_IN[ORCHESTRATOR]
+    assert "triggers" in render_build_config(INSTANCE, REACTOR, AUTOREBUILD)["spec"]
