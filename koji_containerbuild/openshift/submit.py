@@ -2,8 +2,11 @@
 
 kojid re-runs a task from scratch after a restart (reference/koji-plugin-api.md §2.7), so the
 first question is always "does a live build labelled with this koji-task-id exist?". Only then
-is a new build rendered: a direct Build for scratch, isolated and source builds, the BuildConfig
-+ instantiate flow for regular builds (reference/osbs1-contract.md §4.3). Koji-free.
+is a new build rendered, from the site's templates (templates.py): a direct Build for scratch,
+isolated and source builds, the BuildConfig + instantiate flow for regular builds
+(reference/osbs1-contract.md §4.3), with the parent image's ImageStreamTag set up first when
+the repository enables autorebuilds (imagestreams.py). A ``BuildGuard`` (orphans.py) is told
+about every build before it is POSTed, so a failure from then on cancels it. Koji-free.
 """
 
 from __future__ import annotations
