@@ -8,7 +8,7 @@ import shutil
 
 import pytest
 
-from koji_containerbuild import monitor
+from koji_containerbuild.builder import monitor
 from koji_containerbuild.sandbox.distgit import create_container_repo
 from tests.fixtures import OSBS_TEMPLATES
 

@@ -14,7 +14,7 @@ from koji_containerbuild.config import OsbsInstance
 from koji_containerbuild.openshift.client import OpenShiftClient
 from koji_containerbuild.openshift.request import BuildParams
 from koji_containerbuild.openshift.submit import SubmitError, find_task_build, submit_image_build
-from koji_containerbuild.sandbox.openshift import OpenShiftSimulator
+from koji_containerbuild.sandbox.openshift.simulator import OpenShiftSimulator
 
 TOKEN = "sim-secret-token"
 PARENT = "registry.sandbox.local/sandbox/busybox:latest"     # after the organization is added

@@ -15,7 +15,7 @@ from koji_containerbuild.openshift.errors import ServerError
 from koji_containerbuild.openshift.orphans import BuildGuard
 from koji_containerbuild.openshift.request import BuildParams, SourceBuildParams
 from koji_containerbuild.openshift.submit import submit_image_build, submit_source_build
-from koji_containerbuild.sandbox.openshift import OpenShiftSimulator
+from koji_containerbuild.sandbox.openshift.simulator import OpenShiftSimulator
 
 TOKEN = "sim-secret-token"
 TASK = 41
