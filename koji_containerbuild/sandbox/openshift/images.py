@@ -16,6 +16,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import time
+import uuid
 from typing import Any, Callable, Optional
 
 from koji_containerbuild.sandbox.openshift.store import ApiError, ObjectStore, rfc3339
@@ -164,6 +165,9 @@ class ImageStreams:
         now = rfc3339(time.time())
 
         def record(stream: dict) -> Optional[bool]:
+            annotations = stream["metadata"].get("annotations") or {}
+            annotations["openshift.io/image.dockerRepositoryCheck"] = now
+            stream["metadata"]["annotations"] = annotations
             status = stream.setdefault("status", {})
             tags = status.setdefault("tags", [])
             entry = next((t for t in tags if t.get("tag") == tag["name"]), None)
@@ -180,7 +184,7 @@ class ImageStreams:
             entry.pop("conditions", None)
             items = entry.get("items") or []
             if items and items[0]["dockerImageReference"] == reference:
-                return False
+                return None         # the repository check time changed, the image did not
             digest = reference.rsplit("@", 1)[-1]
             entry["items"] = [{"created": now, "dockerImageReference": reference,
                                "generation": stream["metadata"].get("generation", 1),
@@ -224,10 +228,17 @@ class ImageStreams:
                        "importPolicy": image.get("importPolicy") or {},
                        "referencePolicy": image.get("referencePolicy") or {"type": "Source"}}
                 self.put_tag(f"{name}:{tag_name}", {"tag": tag})
+            image = imagestreamtag(f"{name}:{tag_name}", reference)["image"]
+            image["metadata"].update(annotations={"image.openshift.io/dockerLayersOrder":
+                                                  "ascending"}, uid=str(uuid.uuid4()))
+            image["dockerImageLayers"] = []
             results.append({"tag": tag_name, "status": {"metadata": {}, "status": "Success"},
-                            "image": imagestreamtag(f"{name}:{tag_name}", reference)["image"]})
+                            "image": image})
         answer = {"kind": "ImageStreamImport", "apiVersion": "image.openshift.io/v1",
                   "metadata": {"name": name, "namespace": self.store.namespace,
+                               "selfLink": f"/apis/image.openshift.io/v1/namespaces/"
+                                           f"{self.store.namespace}/imagestreamimports/{name}",
+                               "uid": str(uuid.uuid4()),
                                "creationTimestamp": rfc3339(time.time())},
                   "spec": spec, "status": {"images": results}}
         if spec.get("import"):
