@@ -24,6 +24,7 @@ from koji_containerbuild.openshift.reactor_config import ReactorConfig
 from koji_containerbuild.openshift.templates import (
     ORCHESTRATOR,
     ORCHESTRATOR_SOURCES,
+    fill_outer,
     load_template,
 )
 from koji_containerbuild.openshift.user_params import (
@@ -81,55 +82,6 @@ def _rand(rand: Optional[int]) -> int:
     if not _RAND_LOW <= rand < _RAND_HIGH:
         raise ValueError(f"rand must have five digits, got {rand}")
     return rand
-
-
-def _resources(instance: OsbsInstance, spec: dict,
-               requests: Optional[dict[str, str]] = None) -> None:
-    """Merge osbs.conf limits (and source builds' requests) into the template's resources."""
-    limits = {key: value for key, value in (("cpu", instance.cpu_limit),
-                                            ("memory", instance.memory_limit),
-                                            ("storage", instance.storage_limit))
-              if value is not None}
-    resources = spec.get("resources") if isinstance(spec.get("resources"), dict) else {}
-    if limits:
-        resources["limits"] = {**(resources.get("limits") or {}), **limits}
-    if requests:
-        resources["requests"] = {**(resources.get("requests") or {}), **requests}
-    if resources:
-        spec["resources"] = resources
-
-
-def _fill_outer(template: dict, instance: OsbsInstance, config: ReactorConfig, *, name: str,
-                labels: dict[str, str], image_tag: str, build_from: BuildFrom, user_params: str,
-                orchestrator: bool, deadline_hours: int,
-                requests: Optional[dict[str, str]] = None) -> dict[str, Any]:
-    """Overwrite the fields osbs-client owns in an outer template; keep what the site added.
-
-    Labels are added to the template's, env and secrets appended to the template's (a secret
-    already mounted is not mounted twice), limits merged, the deadline set when positive.
-    """
-    build = template
-    meta = build["metadata"]
-    meta["name"] = name
-    meta["labels"] = {**(meta.get("labels") or {}), **labels}
-    spec = build["spec"]
-    spec["output"]["to"]["name"] = image_tag
-    custom = spec["strategy"]["customStrategy"]
-    custom["from"]["name"] = build_from.name
-    if build_from.is_imagestream:
-        custom["from"]["kind"] = "ImageStreamTag"
-    else:
-        custom["from"].setdefault("kind", "DockerImage")
-    custom["env"] = config.strategy_env(user_params, custom.get("env") or [])
-    secrets = list(custom.get("secrets") or [])
-    mounted = {(s.get("secretSource") or {}).get("name") for s in secrets if isinstance(s, dict)}
-    secrets += [s for s in config.secret_mounts(orchestrator=orchestrator)
-                if s["secretSource"]["name"] not in mounted]
-    custom["secrets"] = secrets
-    _resources(instance, spec, requests)
-    if deadline_hours > 0:
-        spec["completionDeadlineSeconds"] = deadline_hours * 3600
-    return build
 
 
 def first_ist_trigger(build: dict) -> Optional[dict]:
@@ -268,7 +220,7 @@ def _render_image(instance: OsbsInstance, reactor_config: Any, params: BuildPara
         name = names.direct_build_name(prefix, random_part, stamp)
     else:
         name = bc_name
-    build = _fill_outer(
+    build = fill_outer(
         copy.deepcopy(template) if template is not None else load_template(None, ORCHESTRATOR),
         instance, config, name=name, labels=_image_labels(params, scratch), image_tag=tag,
         build_from=build_from, user_params=user_params_json(values, KIND_IMAGE_BUILD),
@@ -348,7 +300,7 @@ def render_source_build(instance: OsbsInstance, reactor_config: Any, params: Sou
         name = names.limit_build_name(f"scratch-{name}")
         labels["scratch"] = "true"
     # osbs-client's SourceBuildRequest keeps the worker deadline (§6).
-    build = _fill_outer(
+    build = fill_outer(
         copy.deepcopy(template) if template is not None
         else load_template(None, ORCHESTRATOR_SOURCES),
         instance, config, name=name, labels=labels, image_tag=tag, build_from=build_from,

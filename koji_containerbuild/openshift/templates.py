@@ -1,4 +1,5 @@
-"""Site build templates: the JSON files osbs-client 1.10 read from ``[general] build_json_dir``.
+"""Site build templates: the JSON files osbs-client 1.10 read from ``[general] build_json_dir``,
+and filling an outer one in as its ``render()`` did.
 
 On the Koji builder osbs-client loaded the *outer* object from ``orchestrator.json`` (image
 builds) or ``orchestrator_sources.json`` (source builds), and created the parent image's
@@ -23,7 +24,9 @@ import logging
 import os
 from typing import Any, Optional
 
-from koji_containerbuild.openshift.user_params import BuildRequestError
+from koji_containerbuild.config import OsbsInstance
+from koji_containerbuild.openshift.reactor_config import ReactorConfig
+from koji_containerbuild.openshift.user_params import BuildFrom, BuildRequestError
 
 log = logging.getLogger("koji.plugin.containerbuild")
 
@@ -139,3 +142,55 @@ def _check_shape(path: str, name: str, template: Any) -> None:
             node = node.get(key) if isinstance(node, dict) else None
         if isinstance(node, dict) and keys[-1] in node and not isinstance(node[keys[-1]], list):
             raise TemplateError(f"build template {path}: {'.'.join(keys)} must be a JSON list")
+
+
+# --------------------------------------------------------------------------- filling in
+
+
+def _resources(instance: OsbsInstance, spec: dict,
+               requests: Optional[dict[str, str]] = None) -> None:
+    """Merge osbs.conf limits (and source builds' requests) into the template's resources."""
+    limits = {key: value for key, value in (("cpu", instance.cpu_limit),
+                                            ("memory", instance.memory_limit),
+                                            ("storage", instance.storage_limit))
+              if value is not None}
+    resources = spec.get("resources") if isinstance(spec.get("resources"), dict) else {}
+    if limits:
+        resources["limits"] = {**(resources.get("limits") or {}), **limits}
+    if requests:
+        resources["requests"] = {**(resources.get("requests") or {}), **requests}
+    if resources:
+        spec["resources"] = resources
+
+
+def fill_outer(template: dict, instance: OsbsInstance, config: ReactorConfig, *, name: str,
+                labels: dict[str, str], image_tag: str, build_from: BuildFrom, user_params: str,
+                orchestrator: bool, deadline_hours: int,
+                requests: Optional[dict[str, str]] = None) -> dict[str, Any]:
+    """Overwrite the fields osbs-client owns in an outer template; keep what the site added.
+
+    Labels are added to the template's, env and secrets appended to the template's (a secret
+    already mounted is not mounted twice), limits merged, the deadline set when positive.
+    """
+    build = template
+    meta = build["metadata"]
+    meta["name"] = name
+    meta["labels"] = {**(meta.get("labels") or {}), **labels}
+    spec = build["spec"]
+    spec["output"]["to"]["name"] = image_tag
+    custom = spec["strategy"]["customStrategy"]
+    custom["from"]["name"] = build_from.name
+    if build_from.is_imagestream:
+        custom["from"]["kind"] = "ImageStreamTag"
+    else:
+        custom["from"].setdefault("kind", "DockerImage")
+    custom["env"] = config.strategy_env(user_params, custom.get("env") or [])
+    secrets = list(custom.get("secrets") or [])
+    mounted = {(s.get("secretSource") or {}).get("name") for s in secrets if isinstance(s, dict)}
+    secrets += [s for s in config.secret_mounts(orchestrator=orchestrator)
+                if s["secretSource"]["name"] not in mounted]
+    custom["secrets"] = secrets
+    _resources(instance, spec, requests)
+    if deadline_hours > 0:
+        spec["completionDeadlineSeconds"] = deadline_hours * 3600
+    return build
