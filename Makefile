@@ -1,6 +1,7 @@
 # One venv per Python stack; every target that needs Python depends on it.
 #   STACK=newest    (default) .venv: the newest releases on PyPI
-#   STACK=oldest    .venv-oldest: the lowest versions setup.cfg declares (RHEL 9 / EPEL 9's)
+#   STACK=oldest    .venv-oldest: the lowest versions setup.cfg declares (RHEL 9 / EPEL 9's),
+#                   on Python 3.9 where the machine has it
 #   STACK=debian12  .venv-debian12: Debian 12's python3 and its python3-* packages
 # requirements/$(STACK).txt pins the stack (a pip constraints file); `make test STACK=oldest`
 # runs the whole suite on it.
@@ -10,7 +11,9 @@ ifeq ($(STACK),newest)
   PYTHON ?= python3
 else ifeq ($(STACK),oldest)
   VENV ?= .venv-oldest
-  PYTHON ?= python3
+  # RHEL 9's Python is 3.9: the first python3.9 that runs (pyenv's shim may not), else python3
+  PYTHON ?= $(or $(shell for py in python3.9 $(HOME)/.pyenv/versions/3.9*/bin/python3.9; do \
+    "$$py" -c 'import sys; print(sys.executable)' 2>/dev/null && break; done),python3)
 else ifeq ($(STACK),debian12)
   VENV ?= .venv-debian12
   PYTHON ?= /usr/bin/python3
@@ -21,8 +24,10 @@ endif
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CONSTRAINTS := requirements/$(STACK).txt
-# PIP_CONSTRAINT rather than -c: it also reaches the build environments of sdists (oldest.txt)
-PIP := PIP_CONSTRAINT=$(CURDIR)/$(CONSTRAINTS) $(BIN)/pip
+# PIP_CONSTRAINT rather than -c: it also reaches the build environments of sdists (oldest.txt
+# on Python > 3.9); pip >= 26.2 reads PIP_BUILD_CONSTRAINT for those instead
+PIP := PIP_CONSTRAINT=$(CURDIR)/$(CONSTRAINTS) PIP_BUILD_CONSTRAINT=$(CURDIR)/$(CONSTRAINTS) \
+	$(BIN)/pip
 DEBIAN_PKGS := python3-requests python3-urllib3 python3-yaml python3-jsonschema \
 	python3-dateutil python3-six python3-defusedxml python3-venv
 

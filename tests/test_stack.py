@@ -8,6 +8,7 @@ import importlib
 import importlib.metadata
 import os
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -36,7 +37,8 @@ def describe() -> str:
             continue
         where = os.path.dirname(os.path.dirname(path) if path.endswith("__init__.py") else path)
         parts.append(f"{dist} {version} ({where})")
-    return f"stack {STACK or '(unnamed)'}: " + ", ".join(parts)
+    python = ".".join(map(str, sys.version_info[:3]))
+    return f"stack {STACK or '(unnamed)'}: Python {python}, " + ", ".join(parts)
 
 
 def pins(stack: str) -> dict[str, str]:
