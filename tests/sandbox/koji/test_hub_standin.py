@@ -217,6 +217,20 @@ def test_host_calls_need_an_exclusive_host_session(hub):
     assert main.host.getID() == main.getHost(HOST)["id"]
 
 
+def test_a_logout_while_the_store_is_held_is_answered_not_hung(hub, monkeypatch):
+    """koji's ClientSession.__del__ logs out; run by the garbage collector inside a hub thread
+    that holds the store, it must not hang the in-process hub (seen on Python 3.9)."""
+    from koji_containerbuild.sandbox.koji.hub_wire import Dispatcher
+    monkeypatch.setattr(Dispatcher, "logout_wait", 0.1)
+    session = client(hub)
+    answered = threading.Event()
+    with hub.store.lock:  # as the collecting hub thread holds it
+        worker = threading.Thread(target=lambda: (session.logout(), answered.set()), daemon=True)
+        worker.start()
+        assert answered.wait(30), "the logout was not answered while the store was held"
+    assert client(hub).getLoggedInUser()["name"] == "user"  # the hub still serves
+
+
 def test_task_outputs_are_byte_identical_and_resumable(hub, tmp_path):
     task_id = submit(client(hub))
     _main, task = open_on_host(hub, task_id)
