@@ -19,7 +19,7 @@ from koji_containerbuild.openshift.errors import (
     Unauthorized,
 )
 from koji_containerbuild.openshift.logstream import follow_build_log
-from koji_containerbuild.openshift.watch import StreamStats, wait_for_build
+from koji_containerbuild.openshift.watch import CancelEvent, StreamStats, wait_for_build
 from koji_containerbuild.sandbox.faults import Faults
 from koji_containerbuild.sandbox.openshift import OpenShiftSimulator
 
@@ -113,7 +113,7 @@ def test_cancel_a_build_stuck_pending(sim, client):
 
 def test_cancel_event_stops_a_log_follow_promptly(sim, client):
     client.create_build(bench.build_json('b1', 'silent', 1))
-    cancel = threading.Event()
+    cancel = CancelEvent()
     threading.Timer(0.5, cancel.set).start()
     started = time.monotonic()
     with pytest.raises(Exception, match='cancelled by the caller'):
