@@ -177,13 +177,13 @@ class LogBuffer:
         with self._cond:
             if offset <= 0:
                 return 0
-            pos = offset - 1
+            pos, window = offset - 1, 4096
             while pos < self._size:
-                data = self.read(pos, 1 << 16)
+                data = self.read(pos, window)
                 found = data.find(b"\n")
                 if found >= 0:
                     return pos + found + 1
-                pos += len(data)
+                pos, window = pos + len(data), min(window * 4, 1 << 20)
             return None
 
     def _next_line_start(self) -> int:
@@ -195,19 +195,35 @@ class LogBuffer:
 
     def current_file_start(self, rotate_bytes: int) -> int:
         """Where the file being written begins when the log rotates every ``rotate_bytes``:
-        at the first line that starts at or after the last multiple of ``rotate_bytes``."""
+        at the first line at or after the last multiple of ``rotate_bytes`` that starts a new
+        write (a runtime's write never spans two files, so lines stamped alike stay together).
+        """
         with self._cond:
             k = self._size // rotate_bytes
             while k > 0:
                 start = self._rotations.get(k)
                 if start is None:
-                    start = self.line_start(k * rotate_bytes)
-                    if start is not None:
+                    start = self._write_start(k * rotate_bytes)
+                    if start is not None and start < self._size:
                         self._rotations[k] = start
-                if start is not None and start <= self._size:
+                if start is not None:
                     return start
                 k -= 1
             return 0
+
+    def _write_start(self, offset: int) -> Optional[int]:
+        """The first line at or after ``offset`` stamped differently from the line before."""
+        start = self.line_start(offset)
+        previous = None
+        if start:
+            low = max(0, start - (1 << 20))
+            found = self.read(low, start - 1 - low).rfind(b"\n")
+            previous = low + found + 1 if found >= 0 or low == 0 else None
+        while start is not None and start < self._size and previous is not None:
+            if self._stamp_at(start)[0] != self._stamp_at(previous)[0]:
+                return start
+            previous, start = start, self.line_start(start + 1)
+        return start
 
     def offset_since_time(self, seconds: int) -> int:
         """The first line stamped at or after ``seconds`` (or where the next line will be)."""

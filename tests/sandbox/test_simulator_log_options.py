@@ -147,3 +147,9 @@ def test_a_server_that_ignores_the_options_sends_bare_lines_from_the_start(sim):
     sim.wait_for_phase("i1", {"Complete"}, 20)
     reply = log_get(sim, "i1", timestamps="true", sinceTime="2099-01-01T00:00:00Z")
     assert reply.content == sim.emitted_log("i1")
+
+
+def test_rotation_never_splits_lines_written_together():
+    # four 10-byte lines per write, all with the write's timestamp
+    buffer = buffer_with([[b'%04d line\n' % (4 * w + i) for i in range(4)] for w in range(25)])
+    assert buffer.current_file_start(256) == 800  # 768 is inside the write at 760..800
