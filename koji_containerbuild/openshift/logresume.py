@@ -77,14 +77,15 @@ class LogGap:
 
     after: bytes           # timestamp of the last line delivered before the gap
     before: bytes          # timestamp of the first line delivered after it
+    seen: int = 1          # lines stamped ``after`` that were delivered (the rest are lost)
     cut_line: bool = False  # the line being delivered when the stream broke stays incomplete
 
     def describe(self, name: str) -> str:
-        text = (f'log of build {name}: the lines written after {self.after.decode()} and '
-                f'before {self.before.decode()} were rotated out by the node before they '
-                f'could be read; the task log has a gap there')
+        text = (f'log of build {name}: the lines written between {self.after.decode()} '
+                f'(after its line {self.seen}) and {self.before.decode()} were rotated out by '
+                'the node before they could be read; the task log has a gap there')
         if self.cut_line:
-            text += ' (the line at its start is incomplete)'
+            text += ' (its last line before the gap is incomplete)'
         return text
 
 
@@ -273,7 +274,7 @@ class TimestampCursor:
         assert known is not None
         cut = self.open is not None
         self.stats.gaps += 1
-        self.on_gap(LogGap(known.stamp, first.stamp, cut_line=cut))
+        self.on_gap(LogGap(known.stamp, first.stamp, known.ordinal + 1, cut_line=cut))
         if cut:
             self.open, self.open_bytes = None, 0
             return b'\n'  # end the incomplete line so the next one is not glued to it

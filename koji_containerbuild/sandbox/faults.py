@@ -36,6 +36,8 @@ class Faults:
       multiple of N): what was before is gone for it. An open stream reads on.
     - ``log_ignore_timestamps``: the API server knows neither ``timestamps`` nor
       ``sinceTime`` (lines come bare, always from the start of the current file).
+    - ``log_open_seconds``: delay before answering a log request (a node slow to open the
+      log: a reconnecting reader falls behind, and rotation can take lines from it).
     - ``slow_seconds``: delay before answering each API request.
     """
 
@@ -49,6 +51,7 @@ class Faults:
     log_cut_counts_resent: bool = False
     log_rotate_bytes: Optional[int] = None
     log_ignore_timestamps: bool = False
+    log_open_seconds: float = 0.0
     slow_seconds: float = 0.0
 
     def __post_init__(self) -> None:
@@ -70,6 +73,7 @@ class Faults:
             self.log_rotate_bytes = int(self.log_rotate_bytes) if int(self.log_rotate_bytes) > 0 \
                 else None
         self.slow_seconds = max(0.0, float(self.slow_seconds))
+        self.log_open_seconds = max(0.0, float(self.log_open_seconds))
 
     def to_json(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)

@@ -344,7 +344,7 @@ def _parser() -> argparse.ArgumentParser:
     for knob, kind in (("seed", int), ("error-rate", float), ("error-after-commit", float),
                        ("reset-rate", float), ("watch-drop-seconds", float),
                        ("log-cut-bytes", int), ("log-rotate-bytes", int),
-                       ("slow-seconds", float)):
+                       ("log-open-seconds", float), ("slow-seconds", float)):
         parser.add_argument(f"--{knob}", type=kind, help=f"fault knob {knob.replace('-', '_')}")
     for knob in ("log-cut-counts-resent", "log-ignore-timestamps"):
         parser.add_argument(f"--{knob}", action="store_true", default=None,
@@ -363,7 +363,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     knobs = {name: getattr(args, name) for name in (
         "seed", "error_rate", "error_after_commit", "reset_rate", "watch_drop_seconds",
         "log_cut_bytes", "log_rotate_bytes", "log_cut_counts_resent", "log_ignore_timestamps",
-        "slow_seconds") if getattr(args, name) is not None}
+        "log_open_seconds", "slow_seconds") if getattr(args, name) is not None}
     try:
         sim = OpenShiftSimulator(token=token, namespace=args.namespace, faults=Faults(**knobs),
                                  time_scale=args.time_scale, default_scenario=args.scenario,

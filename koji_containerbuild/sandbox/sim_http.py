@@ -132,6 +132,8 @@ class Handler(BaseHTTPRequestHandler):
             return
         if method == "GET" and route.resource == "builds" and route.sub == "log":
             api.authorize("get", route)
+            if injector.faults.log_open_seconds:
+                sim._stopped.wait(injector.faults.log_open_seconds)
             self._log(sim, route, query, injector.should_reset(key))
             return
         error = injector.should_error(key)

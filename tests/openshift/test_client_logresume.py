@@ -278,7 +278,7 @@ def test_a_long_line_cut_and_rotated_away_is_ended_and_reported(monkeypatch):
     partial = out[len(content(lines[:4])):].split(b'\n')[0]
     assert out == content(lines[:4]) + partial + b'\n' + content(lines[6:])
     assert len(partial) >= 8000
-    assert gaps == [LogGap(lines[4][0], lines[6][0], cut_line=True)]
+    assert gaps == [LogGap(lines[4][0], lines[6][0], 1, cut_line=True)]
 
 
 def test_a_short_unfinished_line_waits_for_its_end_and_a_final_one_is_kept():
