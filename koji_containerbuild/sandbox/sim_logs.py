@@ -240,7 +240,7 @@ class LogBuffer:
                        else self._size)
                 length = max(1, end - start)
                 quanta = -(-(since - first) * length // (last - first))  # ceiling
-                at = start + -(-quanta // STAMP_QUANTUM) * STAMP_QUANTUM
+                at = min(end, start + -(-quanta // STAMP_QUANTUM) * STAMP_QUANTUM)
             candidate = self.line_start(at)
             while candidate is not None and candidate < self._size:
                 if self._stamp_at(candidate)[0] >= since:

@@ -101,7 +101,8 @@ def test_a_generated_region_is_stamped_per_read_buffer_over_its_time():
     buffer = LogBuffer()
     buffer.clock = clock = Clock(SECOND)
     line = b'x' * 99 + b'\n'
-    reveal = buffer.append_lazy(len(line) * 2000, lambda off, n: (line * 2000)[off:off + n])
+    reveal = buffer.append_lazy(len(line) * 2000,
+                                lambda off, n: (line * (n // 100 + 2))[off % 100:][:n])
     for _ in range(4):
         clock.now += 500_000_000
         reveal(len(line) * 500)
@@ -153,3 +154,29 @@ def test_rotation_never_splits_lines_written_together():
     # four 10-byte lines per write, all with the write's timestamp
     buffer = buffer_with([[b'%04d line\n' % (4 * w + i) for i in range(4)] for w in range(25)])
     assert buffer.current_file_start(256) == 800  # 768 is inside the write at 760..800
+
+
+def test_since_time_finds_the_first_line_of_any_second_in_generated_regions():
+    buffer = LogBuffer()
+    buffer.clock = clock = Clock(SECOND)
+    for i in range(30):             # plain lines first, as a build's early steps
+        clock.now += 90_000_000
+        buffer.append(b'plain line %d\n' % i)
+    line = b'y' * 149 + b'\n'
+    reveal = buffer.append_lazy(len(line) * 4000,
+                                lambda off, n: (line * (n // 150 + 2))[off % 150:][:n])
+    for step in range(40):          # then uneven growth: 15 KB every 0.37 s
+        clock.now += 370_000_000 + step * 7_000_000
+        reveal(len(line) * 100)
+    for i in range(30):
+        clock.now += 130_000_000
+        buffer.append(b'last line %d\n' % i)
+    starts, offset = [], 0
+    for text in buffer.read(0, buffer.size).splitlines(keepends=True):
+        starts.append((offset, buffer.timestamp_of(offset)))
+        offset += len(text)
+    first_second, last_second = starts[0][1] // 10**9, starts[-1][1] // 10**9
+    assert last_second - first_second > 10
+    for second in range(first_second, last_second + 1):
+        want = next(o for o, stamp in starts if stamp >= second * 10**9)
+        assert buffer.offset_since_time(second) == want, second
