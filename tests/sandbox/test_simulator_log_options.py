@@ -180,3 +180,44 @@ def test_since_time_finds_the_first_line_of_any_second_in_generated_regions():
     for second in range(first_second, last_second + 1):
         want = next(o for o, stamp in starts if stamp >= second * 10**9)
         assert buffer.offset_since_time(second) == want, second
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_the_clients_cursor_reads_the_stamped_log_whole_across_random_cuts(seed):
+    """Simulator and client agree: resuming at the second of the last line, with cuts at any
+    byte, gives back exactly the log (stamps shared by lines of one write included)."""
+    import random
+
+    from koji_containerbuild.openshift.logresume import TimestampCursor, parse_timestamp
+    from koji_containerbuild.openshift.watch import StreamStats
+
+    rnd = random.Random(seed)
+    buffer = LogBuffer()
+    buffer.clock = clock = Clock(SECOND)
+    for i in range(rnd.randint(5, 60)):
+        clock.now += rnd.choice([0, 1000, 40_000_000, 300_000_000])
+        buffer.append(b''.join(b'plain %d.%d\n' % (i, j) for j in range(rnd.randint(1, 4))))
+    line = b'z' * 63 + b'\n'
+    reveal = buffer.append_lazy(64 * 3000, lambda off, n: (line * (n // 64 + 2))[off % 64:][:n])
+    for _ in range(rnd.randint(3, 12)):
+        clock.now += rnd.randint(100_000_000, 900_000_000)
+        reveal(rnd.randint(1, 400) * 64)
+    for i in range(rnd.randint(1, 20)):
+        clock.now += rnd.choice([0, 50_000_000])
+        buffer.append(b'last %d\n' % i)
+    log = buffer.read(0, buffer.size)
+    cursor = TimestampCursor(StreamStats(), lambda gap: pytest.fail(f"gap {gap}"))
+    out = []
+    for _attempt in range(500):
+        cursor.restart()
+        since = cursor.since()
+        offset = buffer.offset_since_time(parse_timestamp(since.encode()) // 10**9) \
+            if since else 0
+        wire = buffer.stamp_lines(offset, buffer.read(offset, buffer.size - offset), True)
+        cut = rnd.randint(40_000, 120_000)   # more than a second of this log
+        for i in range(0, min(cut, len(wire)), 4096):
+            out.append(cursor.feed(wire[i:min(i + 4096, cut)]))
+        if cut >= len(wire):
+            out.append(cursor.finish())
+            break
+    assert b''.join(out) == log
