@@ -21,7 +21,7 @@ from buildsite import Site
 from chaos import Figures, check_closed, expected_logs
 
 from koji_containerbuild.openshift.logresume import parse_timestamp
-from koji_containerbuild.sandbox.faults import Faults
+from koji_containerbuild.sandbox.openshift.faults import Faults
 
 GAP = re.compile(rb"lines written between (\S+) \(after its line (\d+)\) and (\S+) were "
                  rb"rotated out")

@@ -28,7 +28,7 @@ from koji_containerbuild.openshift.client import TERMINAL_PHASES, OpenShiftClien
 from koji_containerbuild.openshift.errors import Cancelled
 from koji_containerbuild.openshift.logstream import follow_build_log
 from koji_containerbuild.openshift.watch import CancelEvent, StreamStats, wait_for_build
-from koji_containerbuild.sandbox.faults import Faults
+from koji_containerbuild.sandbox.openshift.faults import Faults
 
 LOG_PATH = "/apis/build.openshift.io/v1/namespaces/default/builds/{}/log"
 UPSTREAM_IDLE = 0.015   # CPU-s a minute of a silent build with the upstream plugin (issue 13)
