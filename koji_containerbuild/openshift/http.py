@@ -6,6 +6,7 @@ Tokens travel in an auth object whose repr never shows them.
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 import time
@@ -51,6 +52,7 @@ class _Retry(Retry):
     """urllib3 Retry whose waits go through an injected sleep (tests run fast)."""
 
     sleep_fn: Callable[[float], None] = staticmethod(time.sleep)
+    BACKOFF_MAX = BACKOFF_MAX  # urllib3 1.26's cap (2.x: the backoff_max argument)
 
     def new(self, **kw: Any) -> _Retry:
         retry = super().new(**kw)
@@ -60,7 +62,7 @@ class _Retry(Retry):
     def sleep_for_retry(self, response: Any) -> bool:
         retry_after = self.get_retry_after(response)
         if retry_after:
-            self.sleep_fn(retry_after)
+            self.sleep_fn(min(retry_after, RETRY_AFTER_MAX))
             return True
         return False
 
@@ -70,13 +72,20 @@ class _Retry(Retry):
             self.sleep_fn(backoff)
 
 
+# urllib3 >= 2.0 takes backoff_max (1.26: the class attribute BACKOFF_MAX below), newer 2.x
+# also retry_after_max (1.26 and older 2.x: sleep_for_retry caps the wait itself)
+_RETRY_CAPS = {name: value for name, value in (('backoff_max', BACKOFF_MAX),
+                                               ('retry_after_max', RETRY_AFTER_MAX))
+               if name in inspect.signature(Retry.__init__).parameters}
+
+
 def _make_retry(retries: int, backoff_factor: float, sleep: Callable[[float], None],
                 respect_retry_after: bool = True) -> _Retry:
     retry = _Retry(total=retries, connect=retries, read=retries, status=retries,
                    allowed_methods=IDEMPOTENT_METHODS, status_forcelist=TRANSIENT_STATUSES,
-                   backoff_factor=backoff_factor, backoff_max=BACKOFF_MAX,
-                   respect_retry_after_header=respect_retry_after,
-                   retry_after_max=RETRY_AFTER_MAX, raise_on_status=False)
+                   backoff_factor=backoff_factor,
+                   respect_retry_after_header=respect_retry_after, raise_on_status=False,
+                   **_RETRY_CAPS)
     retry.sleep_fn = sleep
     return retry
 
