@@ -12,6 +12,10 @@ linear and a stream cut after the same number of bytes every time still moves on
 one second of log fits in a connection). If the node rotated the log file meanwhile, the
 resumed stream no longer holds the last line delivered: the lines between it and the first one
 re-read may be gone. That gap is reported once, with its time range, and never hidden.
+Ordinals stay right across a rotation as long as the node never splits lines that share one
+timestamp between two files (a runtime stamps and writes a read buffer at once; docker stamps
+each line to the nanosecond). A rotation can also go unnoticed when the stream is reopened
+exactly at a file boundary: then no line was lost.
 
 Servers that ignore ``timestamps`` (the first line of the log has no timestamp prefix) get the
 byte-prefix resume of ``ByteCursor``: such a server re-sends the log from its first byte, and

@@ -15,7 +15,12 @@ from koji_containerbuild.sandbox.openshift.logs import (
     format_timestamp,
     parse_since_time,
 )
-from tests.sandbox.openshift.test_simulator_helpers import BUILDS, create_build, running_sim, session
+from tests.sandbox.openshift.test_simulator_helpers import (
+    BUILDS,
+    create_build,
+    running_sim,
+    session,
+)
 
 STAMPED = re.compile(rb'(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?Z) (.*\n)')
 SECOND = 1_796_196_489 * 10**9      # 2026-12-02T07:28:09Z
