@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Callable, Optional, Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from koji_containerbuild.sandbox.openshift.api import Route, parse_route
-from koji_containerbuild.sandbox.openshift.logs import LogBuffer, parse_since_time
+from koji_containerbuild.sandbox.openshift.logs import LogBuffer, log_request_start
 from koji_containerbuild.sandbox.openshift.store import (
     ApiError,
     Subscription,
@@ -295,8 +295,8 @@ class Handler(BaseHTTPRequestHandler):
 
     def _log(self, sim: ServedSimulator, route: Route, query: dict[str, str],
              reset: bool) -> None:
-        """The log from its start (or ``_log_start``) on every request; with follow, until the
-        build ends."""
+        """The log from its start (or ``log_request_start``) on every request; with follow,
+        until the build ends."""
         name = route.name or ""
         if sim._api.log_phase(name, query.get("nowait") in ("true", "1"), sim._stopped) is None:
             self._reply(200, b"", content_type="text/plain")
@@ -304,7 +304,7 @@ class Handler(BaseHTTPRequestHandler):
         buffer = sim._engine.runs[name].log
         follow = query.get("follow") in ("true", "1")
         faults = sim._injector.faults
-        stamp, offset = self._log_start(buffer, query, faults)
+        stamp, offset = log_request_start(buffer, query, faults)
         limit = offset + int(query["limitBytes"]) if "limitBytes" in query else None
         end = None if follow else buffer.size
         cut_at = None
@@ -317,33 +317,6 @@ class Handler(BaseHTTPRequestHandler):
             self._stream_log(sim, buffer, offset, end, limit, cut_at, reset, stamp)
         finally:
             buffer.note_delivered(self._log_offset)
-
-    @staticmethod
-    def _log_start(buffer: LogBuffer, query: dict[str, str], faults: Any) -> tuple[bool, int]:
-        """(whether lines get timestamps, first offset served) for a log request: only the
-        current file once the log rotated; ``sinceTime`` at whole seconds, as the API
-        server hands it to the kubelet. ``log_ignore_timestamps`` plays a server that knows
-        neither option."""
-        known = not faults.log_ignore_timestamps
-        stamp = known and query.get("timestamps") in ("true", "1")
-        since_time = query.get("sinceTime") if known else None
-        if since_time is not None and "sinceSeconds" in query:
-            raise ApiError(422, "Invalid", "at most one of `sinceTime` or `sinceSeconds` may be "
-                                           "specified")
-        start = buffer.current_file_start(faults.log_rotate_bytes) if faults.log_rotate_bytes \
-            else 0
-        if since_time is not None:
-            seconds = parse_since_time(since_time)
-            if seconds is None:
-                raise ApiError(400, "BadRequest", f'parsing time "{since_time}" as RFC 3339 '
-                                                  "failed")
-            return stamp, max(start, buffer.offset_since_time(seconds))
-        if "sinceSeconds" in query:
-            offset = buffer.offset_since(float(query["sinceSeconds"]))
-            if stamp:
-                offset = buffer.line_start(offset) or buffer.size
-            return stamp, max(start, offset)
-        return stamp, start
 
     def _stream_log(self, sim: ServedSimulator, buffer: LogBuffer, offset: int,
                     end: Optional[int], limit: Optional[int], cut_at: Optional[int],

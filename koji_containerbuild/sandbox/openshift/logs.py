@@ -18,6 +18,8 @@ import threading
 import time
 from typing import Any, Callable, Optional
 
+from koji_containerbuild.sandbox.openshift.store import ApiError
+
 STAMP_QUANTUM = 8192   # a runtime stamps what it read at once (conmon reads 8 KiB buffers)
 _SINCE_TIME = re.compile(r"(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(\.\d{1,9})?(Z|[+-]\d\d:\d\d)")
 
@@ -343,3 +345,28 @@ class LogBuffer:
         return result
 
 
+def log_request_start(buffer: LogBuffer, query: dict[str, str], faults: Any) -> tuple[bool, int]:
+    """(whether lines get timestamps, first offset served) for a log request: only the
+    current file once the log rotated; ``sinceTime`` at whole seconds, as the API
+    server hands it to the kubelet. ``log_ignore_timestamps`` plays a server that knows
+    neither option."""
+    known = not faults.log_ignore_timestamps
+    stamp = known and query.get("timestamps") in ("true", "1")
+    since_time = query.get("sinceTime") if known else None
+    if since_time is not None and "sinceSeconds" in query:
+        raise ApiError(422, "Invalid", "at most one of `sinceTime` or `sinceSeconds` may be "
+                                       "specified")
+    start = buffer.current_file_start(faults.log_rotate_bytes) if faults.log_rotate_bytes \
+        else 0
+    if since_time is not None:
+        seconds = parse_since_time(since_time)
+        if seconds is None:
+            raise ApiError(400, "BadRequest", f'parsing time "{since_time}" as RFC 3339 '
+                                              "failed")
+        return stamp, max(start, buffer.offset_since_time(seconds))
+    if "sinceSeconds" in query:
+        offset = buffer.offset_since(float(query["sinceSeconds"]))
+        if stamp:
+            offset = buffer.line_start(offset) or buffer.size
+        return stamp, max(start, offset)
+    return stamp, start
