@@ -339,8 +339,9 @@ class ByteCursor:
 
 
 class AutoCursor:
-    """Resume by timestamps, unless the first line shows that the server ignores them: then
-    by byte prefix. Same interface as the two cursors."""
+    """Resume by timestamps, unless the first line of a connection shows that the server
+    ignores them (from the start, or since a reconnect reached another API server): then by
+    byte prefix, from the bytes delivered so far. Same interface as the two cursors."""
 
     def __init__(self, stats: StreamStats, on_gap: Callable[[LogGap], None],
                  on_mismatch: Callable[[int], None]) -> None:
@@ -348,6 +349,7 @@ class AutoCursor:
         self.cursor: Optional[Union[TimestampCursor, ByteCursor]] = None
         self._on_gap, self._on_mismatch = on_gap, on_mismatch
         self._head = bytearray()
+        self._checking = True   # the first line of this connection is still to be looked at
 
     @property
     def mode(self) -> Optional[str]:
@@ -369,11 +371,12 @@ class AutoCursor:
 
     def restart(self) -> None:
         self._head = bytearray()
+        self._checking = not isinstance(self.cursor, ByteCursor)
         if self.cursor is not None:
             self.cursor.restart()
 
     def feed(self, chunk: bytes) -> bytes:
-        if self.cursor is None:
+        if self._checking:
             self._head += chunk
             if b'\n' not in self._head and len(self._head) <= MAX_PREFIX:
                 return b''
@@ -383,19 +386,22 @@ class AutoCursor:
         return self.cursor.feed(chunk)
 
     def finish(self) -> bytes:
-        if self.cursor is None:
-            if not self._head:
-                return b''
+        if self._checking and self._head:
             head, self._head = bytes(self._head), bytearray()
             self._decide(head)
             assert self.cursor is not None
             return self.cursor.feed(head) + self.cursor.finish()
-        return self.cursor.finish()
+        return b'' if self.cursor is None else self.cursor.finish()
 
     def _decide(self, head: bytes) -> None:
+        self._checking = False
         stamp, _ = split_prefix(head[:MAX_PREFIX + 1])
         if stamp is not None:
-            self.cursor = TimestampCursor(self.stats, self._on_gap)
-        else:
-            self.cursor = ByteCursor(self.stats, self._on_mismatch)
+            if self.cursor is None:
+                self.cursor = TimestampCursor(self.stats, self._on_gap)
+                self.cursor.restart()
+            return
+        delivered = self.delivered
+        self.cursor = ByteCursor(self.stats, self._on_mismatch)
+        self.cursor.delivered = delivered   # a server without timestamps re-sends it all
         self.cursor.restart()

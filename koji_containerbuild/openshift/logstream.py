@@ -44,7 +44,7 @@ from koji_containerbuild.openshift.errors import (
     is_timeout,
     is_transient,
 )
-from koji_containerbuild.openshift.logresume import AutoCursor, ByteCursor, LogGap
+from koji_containerbuild.openshift.logresume import AutoCursor, LogGap
 from koji_containerbuild.openshift.watch import (
     DEFAULT_MAX_FAILURES,
     StreamStats,
@@ -118,7 +118,7 @@ def follow_build_log(client: OpenShiftClient, name: str, *,
                     raise_if_cancelled(cancel, f'following the log of build {name}')
                     mode = cursor.mode
                     new = cursor.feed(chunk)
-                    if mode is None and isinstance(cursor.cursor, ByteCursor):
+                    if mode != 'bytes' and cursor.mode == 'bytes':
                         report.info('log of build %s: the server ignores timestamps=true; '
                                     'resuming by byte offset instead', name)
                     if new:

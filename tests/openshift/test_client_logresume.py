@@ -91,14 +91,16 @@ class FakeLogServer:
         return 200, {}, body
 
 
-def serve(server: FakeLogServer, cuts=()) -> None:
-    """The build runs until a connection has served the log to its end. ``cuts``: the cut
-    of the first connections (then ``server.cut``)."""
-    cuts = iter(cuts)
-    default = server.cut
+def serve(server: FakeLogServer, cuts=(), honour=()) -> None:
+    """The build runs until a connection has served the log to its end. ``cuts``, ``honour``:
+    the cut and whether timestamps are honoured for the first connections (then the
+    server's own)."""
+    cuts, honour = iter(cuts), iter(honour)
+    default_cut, default_honour = server.cut, server.honour
 
     def log(request):
-        server.cut = next(cuts, default)
+        server.cut = next(cuts, default_cut)
+        server.honour = next(honour, default_honour)
         return server(request)
 
     def build(request):
@@ -301,3 +303,17 @@ def test_a_line_without_prefix_among_timestamped_ones_is_kept_in_place():
     cut = body.index(b'continuation') + 40
     cursor = TimestampCursor(StreamStats(), lambda gap: None)
     assert feed_all(cursor, [body[:cut], body]) == want
+
+
+@responses.activate
+def test_a_reconnect_to_a_server_without_timestamps_resumes_by_byte_offset(caplog):
+    """E.g. a reconnect that reached an API server behind the same name that drops the
+    options: it re-sends the log bare from its start; the bytes delivered are skipped."""
+    lines = make_lines(200)
+    server = FakeLogServer(lines, honour_timestamps=False)
+    serve(server, cuts=[3000], honour=[True])
+    caplog.set_level(logging.INFO, logger='test.plugin')
+    out, stats = follow(server)
+    assert out == content(lines)
+    assert any('ignores timestamps' in r.getMessage() for r in caplog.records)
+    assert stats.gaps == 0 and stats.prefix_mismatches == 0
