@@ -41,7 +41,6 @@ from koji_containerbuild.logs.demux import (
     parse_log_line,
 )
 from koji_containerbuild.logs.upload import TaskLogUploader
-from koji_containerbuild.openshift.watch import CancelEvent
 from koji_containerbuild.threads import start_shielded
 
 __all__ = [
@@ -71,8 +70,8 @@ class LogFollower:
 
     ``stop()`` sets ``cancel`` and calls ``interrupt`` (if given) to unblock a read that
     waits for data; the thread also checks ``cancel`` between chunks. The stream should
-    watch the same ``cancel`` event (a ``CancelEvent`` closes its open streams when set)
-    for the stop to be prompt while the build is silent.
+    watch the same ``cancel`` event (an ``openshift.watch.CancelEvent`` closes its open
+    streams when set) for the stop to be prompt while the build is silent.
     """
 
     def __init__(self, stream_factory: Callable[[], Iterable[bytes]], demux: LogDemux, *,
@@ -82,7 +81,7 @@ class LogFollower:
                  name: str = "osbs-log-follower") -> None:
         self._factory = stream_factory
         self.demux = demux
-        self.cancel = cancel if cancel is not None else CancelEvent()
+        self.cancel = cancel if cancel is not None else threading.Event()
         self._interrupt = interrupt
         self._log = logger or logging.getLogger(__name__)
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
