@@ -5,7 +5,8 @@ Sizes from the environment, for a quick run::
 
     BENCH_LATENCY_LINES=2000 BENCH_LATENCY_RATE=50 BENCH_LOG_MB=200 BENCH_COMMITS=20000
     BENCH_HISTORY_MB=200 BENCH_TASKS=200 BENCH_SILENCE=60 BENCH_CANCELS=50
-    BENCH_ONLY=latency,throughput,presubmit,scale,cancel
+    BENCH_IDLE_SECONDS=60 BENCH_RECONNECT_MB=8
+    BENCH_ONLY=latency,throughput,presubmit,scale,idle,reconnect
 
 Everything runs on loopback: simulator and hub in this process, kojid and its task processes
 as processes of their own (``buildsite``).
@@ -25,6 +26,7 @@ from typing import Callable, Optional
 
 import requests
 from buildsite import STATES, TOKEN, Site, percentile, wait_for
+from follow_costs import bench_idle, bench_reconnect
 from openshift_faults import build_json
 from presubmit_repo import history_repo
 
@@ -327,7 +329,8 @@ def bench_cancel(site: Site, table: Table, ids: list[int]) -> None:
 
 
 BENCHES = {"latency": bench_latency, "throughput": bench_throughput,
-           "presubmit": bench_presubmit, "scale": bench_scale_and_cancel}
+           "presubmit": bench_presubmit, "scale": bench_scale_and_cancel,
+           "idle": bench_idle, "reconnect": bench_reconnect}
 
 
 def main(argv: Optional[list[str]] = None) -> int:

@@ -21,7 +21,7 @@ from ..openshift.client import RUNNING_PHASES, TERMINAL_PHASES, OpenShiftClient,
 from ..openshift.errors import OpenShiftError, WaitTimeout
 from ..openshift.logstream import follow_build_log
 from ..openshift.result import BuildResult, build_path, diagnose_failure, diagnose_pending
-from ..openshift.watch import wait_for_build
+from ..openshift.watch import CancelEvent, wait_for_build
 
 log = logging.getLogger("koji.plugin.containerbuild")
 
@@ -91,14 +91,15 @@ class BuildMonitor:
         self.name = build["metadata"]["name"]
         self.namespace = build["metadata"].get("namespace") or client.namespace
         self.pending_timeout = pending_timeout
-        self.cancel = threading.Event()
+        self.cancel = CancelEvent()  # set() also closes the follower's open streams
         make_uploader = uploader_factory or TaskLogUploader
         self.uploader = make_uploader(upload_session, outdir, upload_path,
                                       min_interval=upload_interval)
         self.demux = LogDemux(outdir, demux=demux, main_log=main_log,
                               metadata_root=metadata_root, on_data=self.uploader.notify)
         self.follower = LogFollower(
-            lambda: follow_build_log(self.client, self.name, cancel=self.cancel),
+            lambda: follow_build_log(self.client, self.name, cancel=self.cancel,
+                                     logger=log),
             self.demux, cancel=self.cancel, logger=log,
         )
         self.node: Optional[str] = None

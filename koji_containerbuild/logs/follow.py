@@ -70,8 +70,8 @@ class LogFollower:
 
     ``stop()`` sets ``cancel`` and calls ``interrupt`` (if given) to unblock a read that
     waits for data; the thread also checks ``cancel`` between chunks. The stream should
-    watch the same ``cancel`` event (or be interruptible) for the stop to be prompt while
-    the build is silent.
+    watch the same ``cancel`` event (an ``openshift.watch.CancelEvent`` closes its open
+    streams when set) for the stop to be prompt while the build is silent.
     """
 
     def __init__(self, stream_factory: Callable[[], Iterable[bytes]], demux: LogDemux, *,

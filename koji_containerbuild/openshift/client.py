@@ -199,11 +199,19 @@ class OpenShiftClient(ApiSession):
         return self._send('GET', self.build_path('builds'), params=params, stream=True,
                           timeout=(self.connect_timeout, read_timeout or self.read_timeout))
 
-    def open_build_log(self, name: str, read_timeout: Optional[float] = None
+    def open_build_log(self, name: str, read_timeout: Optional[float] = None, *,
+                       timestamps: bool = False, since_time: Optional[str] = None
                        ) -> requests.Response:
-        """A streaming ``log?follow=true`` of one build; the caller iterates and closes it."""
+        """A streaming ``log?follow=true`` of one build; the caller iterates and closes it.
+        ``timestamps`` prefixes each line with its time; ``since_time`` (RFC 3339) starts at
+        the lines of that second (the kubelet gets it at whole-second precision)."""
+        params = {'follow': 'true'}
+        if timestamps:
+            params['timestamps'] = 'true'
+        if since_time:
+            params['sinceTime'] = since_time
         return self._send('GET', self.build_path('builds', name, 'log'),
-                          params={'follow': 'true'}, stream=True,
+                          params=params, stream=True,
                           timeout=(self.connect_timeout, read_timeout or self.read_timeout))
 
     def get_build_pods(self, name: str) -> list[dict]:

@@ -1,16 +1,15 @@
-"""Follow a build's log with exact resume after disconnects (contract §2.5, §7).
+"""Follow a build's log and resume it after disconnects, each line once (contract §2.5, §9).
 
-OpenShift answers every ``GET .../builds/NAME/log?follow=true`` with the log *from its first
-byte*. So we count the bytes already handed to the caller and, on each reconnect, drop exactly
-that many bytes of the re-sent log before yielding again: nothing is lost and nothing repeats,
-even when the cut fell in the middle of a line. The last 4 KiB before the resume point are
-compared with what the server re-sends there, to notice a log that changed under us.
+The log is requested with ``timestamps=true``; after a disconnect the next request starts at
+the second of the last line delivered (``sinceTime``), and ``logresume`` drops what comes again
+and strips the timestamps, so the caller gets the build's own bytes. A server that ignores
+``timestamps`` re-sends the whole log instead and the bytes already delivered are skipped.
+Lines rotated out by the node before they could be read are reported (``logger``) with their
+time range: the task log then has a gap, never a silent one.
 
-osbs-client instead reconnects with ``sinceSeconds=<idle time>``: the server then sends every
-line whose timestamp is within that window, at one-second resolution. Lines written in the
-same second as the cut come again (duplicates), lines written while we were reconnecting can
-fall before the window (loss), and a line cut in the middle is never completed. The byte
-offset has none of these problems; its price is re-reading the prefix, which is local traffic.
+osbs-client instead reconnects with ``sinceSeconds=<idle time>``: lines written in the same
+second as the cut come again (duplicates), lines written while reconnecting can fall before
+the window (loss), and a line cut in the middle is never completed.
 
 The log is followed only once the build runs (OpenShift answers 500 for New/Pending builds,
 and "not started" is not the end of a log). It ends when a stream closes cleanly and a GET
@@ -46,10 +45,11 @@ from koji_containerbuild.openshift.errors import (
     is_timeout,
     is_transient,
 )
+from koji_containerbuild.openshift.logresume import AutoCursor, LogGap
 from koji_containerbuild.openshift.watch import (
     DEFAULT_MAX_FAILURES,
-    StreamInterrupter,
     StreamStats,
+    closed_on_cancel,
     raise_if_cancelled,
     wait_for_build,
 )
@@ -57,50 +57,6 @@ from koji_containerbuild.openshift.watch import (
 log = logging.getLogger(__name__)
 
 DEFAULT_CHUNK_SIZE = 16384
-
-
-class ResumeCursor:
-    """How many bytes of the log were delivered, and how to skip them in a re-sent log."""
-
-    TAIL_BYTES = 4096
-
-    def __init__(self, stats: StreamStats) -> None:
-        self.delivered = 0
-        self.stats = stats
-        self._tail = b''
-        self._to_skip = 0
-        self._resent_tail = bytearray()
-
-    def restart(self) -> None:
-        """A new connection starts: the server will re-send ``delivered`` known bytes first."""
-        self._to_skip = self.delivered
-        self._resent_tail = bytearray()
-
-    @property
-    def skipping(self) -> bool:
-        return self._to_skip > 0
-
-    def new_part(self, chunk: bytes) -> bytes:
-        """The part of ``chunk`` the caller has not seen yet."""
-        if self._to_skip:
-            skip = min(len(chunk), self._to_skip)
-            offset = self.delivered - self._to_skip  # where this chunk starts in the log
-            tail_start = self.delivered - len(self._tail)
-            if offset + skip > tail_start:
-                self._resent_tail += chunk[max(0, tail_start - offset):skip]
-            self._to_skip -= skip
-            self.stats.bytes_skipped += skip
-            chunk = chunk[skip:]
-            if not self._to_skip and bytes(self._resent_tail) != self._tail:
-                self.stats.prefix_mismatches += 1
-                log.warning('the re-sent log differs from what was delivered before byte %d; '
-                            'continuing from that offset', self.delivered)
-        if chunk:
-            self.delivered += len(chunk)
-            self.stats.bytes_delivered += len(chunk)
-            self._tail = (chunk[-self.TAIL_BYTES:] if len(chunk) >= self.TAIL_BYTES
-                          else (self._tail + chunk)[-self.TAIL_BYTES:])
-        return chunk
 
 
 def _chunks(response: requests.Response, chunk_size: int) -> Iterator[bytes]:
@@ -151,73 +107,93 @@ def follow_build_log(client: OpenShiftClient, name: str, *,
                      wait_deadline: Optional[float] = None,
                      chunk_size: int = DEFAULT_CHUNK_SIZE,
                      max_failures: int = DEFAULT_MAX_FAILURES,
-                     stats: Optional[StreamStats] = None) -> Iterator[bytes]:
-    """Yield the log of build ``name`` as it arrives, each byte exactly once, until it ends.
+                     stats: Optional[StreamStats] = None,
+                     logger: Optional[logging.Logger] = None) -> Iterator[bytes]:
+    """Yield the log of build ``name`` as it arrives, each byte once, until it ends.
 
     Waits (a watch) for Running or a terminal phase first; ``wait_deadline`` bounds that wait
-    (WaitTimeout). ``cancel`` stops it with Cancelled. Raises NotFound when the build goes
-    away, and the last error after ``max_failures`` unproductive connections in a row.
+    (WaitTimeout). ``cancel`` stops it with Cancelled (a ``CancelEvent`` closes a blocked
+    read at once). Raises NotFound when the build goes away, and the last error after
+    ``max_failures`` unproductive connections in a row. Gaps and a re-sent log that differs
+    are reported as warnings to ``logger`` (the task's plugin log), this module's otherwise.
     """
     stats = stats if stats is not None else StreamStats()
+    report = logger or log
     build = wait_for_build(client, name, RUNNING_PHASES | TERMINAL_PHASES, cancel=cancel,
                            deadline=wait_deadline)
-    cursor = ResumeCursor(stats)
+
+    def on_gap(gap: LogGap) -> None:
+        report.warning('%s', gap.describe(name))
+
+    def on_mismatch(offset: int) -> None:
+        report.warning('log of build %s: the re-sent log differs from what was delivered '
+                       'before byte %d (rotated?); continuing from that offset, lines may be '
+                       'missing or repeated there', name, offset)
+
+    cursor = AutoCursor(stats, on_gap, on_mismatch)
     failures = 0
-    with StreamInterrupter(cancel) as interrupter:
-        while True:
+    while True:
+        raise_if_cancelled(cancel, f'following the log of build {name}')
+        before = cursor.delivered
+        clean, idle, error = False, False, None
+        cursor.restart()
+        try:
+            response = client.open_build_log(name, timestamps=True, since_time=cursor.since())
+            stats.connects += 1
+            with contextlib.closing(response), closed_on_cancel(cancel, response):
+                for chunk in _chunks(response, chunk_size):
+                    raise_if_cancelled(cancel, f'following the log of build {name}')
+                    mode = cursor.mode
+                    new = cursor.feed(chunk)
+                    if mode != 'bytes' and cursor.mode == 'bytes':
+                        report.info('log of build %s: the server ignores timestamps=true; '
+                                    'resuming by byte offset instead', name)
+                    if new:
+                        yield new
+                clean = True
+        except (Cancelled, WaitTimeout):
+            raise
+        except requests.RequestException as exc:
+            idle = is_timeout(exc)
+            error = ConnectionFailed(f'log stream of build {name} broke: {exc}')
+        except OpenShiftError as exc:
+            error = exc
+        raise_if_cancelled(cancel, f'following the log of build {name}')
+        if clean and cursor.skipping:
+            report.warning('log of build %s re-sent shorter than the %d bytes delivered',
+                           name, cursor.delivered)
+        build = client.get_build(name)
+        terminal = phase_of(build) in TERMINAL_PHASES
+        if terminal and clean:
+            rest = cursor.finish()  # a last line without a newline
+            if rest:
+                yield rest
+            return
+        if isinstance(error, (Unauthorized, Forbidden)):
+            raise error  # no retry fixes credentials; never end the log quietly on them
+        if terminal and error is not None and not is_transient(error):
+            # OpenShift answers 400 "No logs are available" for builds cancelled or
+            # failed before their pod ran: the log simply ends there.
+            report.warning('log of build %s (%s) is not available: %s', name,
+                           phase_of(build), error)
+            return
+        if cursor.delivered > before or idle:
+            failures = 0
+            continue
+        failures += 1
+        stats.failures += 1
+        if failures > max_failures:
+            if isinstance(error, ConnectionFailed) and cursor.delivered:
+                where = (f'the lines of {cursor.since()}' if cursor.since()
+                         else f'byte {cursor.delivered}')
+                raise ConnectionFailed(
+                    f'log stream of build {name} was cut {failures} times in a row before '
+                    f'the re-sent log got past {where}, where it resumes') from error
+            raise error or ConnectionFailed(
+                f'log stream of build {name} keeps ending without new output while the '
+                f'build is {phase_of(build)}')
+        if client.pause(client.backoff(failures), cancel):
             raise_if_cancelled(cancel, f'following the log of build {name}')
-            before = cursor.delivered
-            clean, idle, error = False, False, None
-            cursor.restart()
-            try:
-                response = client.open_build_log(name)
-                stats.connects += 1
-                with contextlib.closing(response), interrupter.attached(response):
-                    for chunk in _chunks(response, chunk_size):
-                        raise_if_cancelled(cancel, f'following the log of build {name}')
-                        new = cursor.new_part(chunk)
-                        if new:
-                            yield new
-                    clean = True
-            except (Cancelled, WaitTimeout):
-                raise
-            except requests.RequestException as exc:
-                idle = is_timeout(exc)
-                error = ConnectionFailed(f'log stream of build {name} broke: {exc}')
-            except OpenShiftError as exc:
-                error = exc
-            raise_if_cancelled(cancel, f'following the log of build {name}')
-            if clean and cursor.skipping:
-                log.warning('log of build %s re-sent shorter than the %d bytes delivered',
-                            name, cursor.delivered)
-            build = client.get_build(name)
-            terminal = phase_of(build) in TERMINAL_PHASES
-            if terminal and clean:
-                return
-            if isinstance(error, (Unauthorized, Forbidden)):
-                raise error  # no retry fixes credentials; never end the log quietly on them
-            if terminal and error is not None and not is_transient(error):
-                # OpenShift answers 400 "No logs are available" for builds cancelled or
-                # failed before their pod ran: the log simply ends there.
-                log.warning('log of build %s (%s) is not available: %s', name,
-                            phase_of(build), error)
-                return
-            if cursor.delivered > before or idle:
-                failures = 0
-                continue
-            failures += 1
-            stats.failures += 1
-            if failures > max_failures:
-                if isinstance(error, ConnectionFailed) and cursor.delivered:
-                    raise ConnectionFailed(
-                        f'log stream of build {name} was cut {failures} times in a row before '
-                        f'the re-sent log got past byte {cursor.delivered}, where it resumes') \
-                        from error
-                raise error or ConnectionFailed(
-                    f'log stream of build {name} keeps ending without new output while the '
-                    f'build is {phase_of(build)}')
-            if client.pause(client.backoff(failures), cancel):
-                raise_if_cancelled(cancel, f'following the log of build {name}')
 
 
 def split_lines(chunks: Iterable[bytes]) -> Iterator[bytes]:

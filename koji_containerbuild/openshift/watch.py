@@ -5,8 +5,8 @@ every (re)connect a fresh GET of the build runs *after* the watch is open, so a 
 between two connections is never missed (osbs-client's OSBS-8325 fix). A stream that ends or
 idles past the read timeout is reopened at once; failures (5xx, broken connections, streams
 that die immediately) back off exponentially and give up after ``max_failures`` in a row.
-The caller's cancel event closes the open stream from a helper thread, so a blocked read
-returns at once instead of at the next event.
+A ``CancelEvent`` closes the open stream when it is set, so a blocked read returns at once
+instead of at the next event; nothing polls it.
 """
 
 from __future__ import annotations
@@ -32,7 +32,6 @@ from koji_containerbuild.openshift.errors import (
     is_timeout,
     is_transient,
 )
-from koji_containerbuild.threads import start_shielded
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +50,7 @@ class StreamStats:
     bytes_delivered: int = 0
     bytes_skipped: int = 0
     prefix_mismatches: int = 0
+    gaps: int = 0
 
     @property
     def reconnects(self) -> int:
@@ -75,50 +75,48 @@ def shutdown_response(response: Any) -> None:
             sock.shutdown(socket.SHUT_RDWR)
 
 
-class StreamInterrupter:
-    """Closes the attached stream when the cancel event is set.
+class CancelEvent(threading.Event):
+    """A cancel flag that also closes the streams opened under it.
 
-    A ``threading.Event`` cannot wake anything else, so a helper thread checks it every
-    ``POLL_SECONDS`` while the wait runs; it never touches the API.
+    Whoever cancels (kojid's signal unwinding the task's main thread, a follower being
+    stopped) calls ``set()``, which shuts down every stream registered with ``closing()``:
+    a read blocked on one returns at once. No thread polls the flag, so a silent build costs
+    nothing between the watch and log read timeouts. A plain ``threading.Event`` still works
+    as a cancel flag, but only between reads.
     """
 
-    POLL_SECONDS = 0.1
+    def __init__(self) -> None:
+        super().__init__()
+        # re-entrant: set() may run from a signal handler on the thread that holds it
+        self._streams_lock = threading.RLock()
+        self._streams: list[Any] = []
 
-    def __init__(self, cancel: Optional[threading.Event]) -> None:
-        self._cancel = cancel
-        self._current: Any = None
-        self._lock = threading.Lock()
-        self._done = threading.Event()
-
-    def __enter__(self) -> StreamInterrupter:
-        if self._cancel is not None:
-            start_shielded(threading.Thread(target=self._run, name='openshift-stream-cancel',
-                                            daemon=True))
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._done.set()
+    def set(self) -> None:
+        with self._streams_lock:
+            super().set()
+            for response in self._streams:
+                shutdown_response(response)
 
     @contextlib.contextmanager
-    def attached(self, response: Any) -> Iterator[None]:
-        with self._lock:
-            self._current = response
-        if self._cancel is not None and self._cancel.is_set():
-            shutdown_response(response)
+    def closing(self, response: Any) -> Iterator[None]:
+        """Register ``response`` while the block runs (shut down at once if already set)."""
+        with self._streams_lock:
+            self._streams.append(response)
+            if self.is_set():
+                shutdown_response(response)
         try:
             yield
         finally:
-            with self._lock:
-                self._current = None
+            with self._streams_lock:  # before the caller closes it: never shut a closed one
+                self._streams.remove(response)
 
-    def _run(self) -> None:
-        assert self._cancel is not None
-        while not self._done.wait(self.POLL_SECONDS):
-            if self._cancel.is_set():
-                with self._lock:
-                    if self._current is not None:
-                        shutdown_response(self._current)
-                return
+
+def closed_on_cancel(cancel: Optional[threading.Event], response: Any
+                     ) -> contextlib.AbstractContextManager:
+    """``cancel.closing(response)`` for a CancelEvent; nothing for a plain Event or None."""
+    if isinstance(cancel, CancelEvent):
+        return cancel.closing(response)
+    return contextlib.nullcontext()
 
 
 def raise_if_cancelled(cancel: Optional[threading.Event], what: str) -> None:
@@ -180,7 +178,7 @@ class _BuildWatch:
             timeout = min(timeout, max(0.05, self.give_up_at - self.client.clock()))
         return timeout
 
-    def watch_once(self, interrupter: StreamInterrupter) -> tuple[Optional[dict], bool]:
+    def watch_once(self) -> tuple[Optional[dict], bool]:
         """One connection. Returns (build in a wanted phase or None, whether it was healthy:
         it brought a new version of the build or lived long enough to make reconnecting cheap).
         """
@@ -193,7 +191,7 @@ class _BuildWatch:
             return (self.versions_seen > versions_before
                     or self.client.clock() - started >= HEALTHY_STREAM_SECONDS)
 
-        with contextlib.closing(response), interrupter.attached(response):
+        with contextlib.closing(response), closed_on_cancel(self.cancel, response):
             if self.reached(self.client.get_build(self.name)):
                 return self.last_seen, True
             try:
@@ -233,40 +231,40 @@ def wait_for_build(client: OpenShiftClient, name: str, phases: Iterable[str], *,
     """Watch build ``name`` until its phase is in ``phases`` (case-insensitive); return it.
 
     ``deadline`` is in seconds from now (WaitTimeout past it); ``cancel`` stops the wait with
-    Cancelled within about 0.1 s; ``on_update`` gets every new version of the build seen.
-    NotFound, Unauthorized, Forbidden propagate at once; transient failures are retried
-    with backoff until ``max_failures`` happen in a row.
+    Cancelled (at once for a CancelEvent, else at the next event or read timeout);
+    ``on_update`` gets every new version of the build seen. NotFound, Unauthorized, Forbidden
+    propagate at once; transient failures are retried with backoff until ``max_failures``
+    happen in a row.
     """
     state = _BuildWatch(client, name, phases, cancel, deadline, on_update,
                         stats if stats is not None else StreamStats())
     failures = 0
-    with StreamInterrupter(cancel) as interrupter:
-        while True:
+    while True:
+        state.check_limits()
+        error: Optional[OpenShiftError] = None
+        try:
+            build, healthy = state.watch_once()
+        except (WaitTimeout, Cancelled):
+            raise
+        except OpenShiftError as exc:
             state.check_limits()
-            error: Optional[OpenShiftError] = None
-            try:
-                build, healthy = state.watch_once(interrupter)
-            except (WaitTimeout, Cancelled):
+            if not is_transient(exc):
                 raise
-            except OpenShiftError as exc:
-                state.check_limits()
-                if not is_transient(exc):
-                    raise
-                build, healthy, error = None, False, exc
-            if build is not None:
-                return build
-            if healthy:
-                failures = 0
-                continue
-            failures += 1
-            state.stats.failures += 1
-            if failures > max_failures:
-                if error is not None:
-                    raise error
-                raise ConnectionFailed(f'watch of build {name} ended {failures} times in a row '
-                                       'without news')
-            delay = client.backoff(failures)
-            log.info('watch of build %s: %s; reconnecting in %.1fs (%d/%d)', name,
-                     error or 'stream ended at once', delay, failures, max_failures)
-            if client.pause(delay, cancel):
-                raise_if_cancelled(cancel, f'waiting for build {name}')
+            build, healthy, error = None, False, exc
+        if build is not None:
+            return build
+        if healthy:
+            failures = 0
+            continue
+        failures += 1
+        state.stats.failures += 1
+        if failures > max_failures:
+            if error is not None:
+                raise error
+            raise ConnectionFailed(f'watch of build {name} ended {failures} times in a row '
+                                   'without news')
+        delay = client.backoff(failures)
+        log.info('watch of build %s: %s; reconnecting in %.1fs (%d/%d)', name,
+                 error or 'stream ended at once', delay, failures, max_failures)
+        if client.pause(delay, cancel):
+            raise_if_cancelled(cancel, f'waiting for build {name}')

@@ -19,7 +19,7 @@ from koji_containerbuild.openshift.errors import (
     Unauthorized,
 )
 from koji_containerbuild.openshift.logstream import follow_build_log
-from koji_containerbuild.openshift.watch import StreamStats, wait_for_build
+from koji_containerbuild.openshift.watch import CancelEvent, StreamStats, wait_for_build
 from koji_containerbuild.sandbox.openshift.faults import Faults
 from koji_containerbuild.sandbox.openshift.simulator import OpenShiftSimulator
 
@@ -113,7 +113,7 @@ def test_cancel_a_build_stuck_pending(sim, client):
 
 def test_cancel_event_stops_a_log_follow_promptly(sim, client):
     client.create_build(bench.build_json('b1', 'silent', 1))
-    cancel = threading.Event()
+    cancel = CancelEvent()
     threading.Timer(0.5, cancel.set).start()
     started = time.monotonic()
     with pytest.raises(Exception, match='cancelled by the caller'):
@@ -188,15 +188,38 @@ def test_log_cuts_resume_exactly(sim, client):
 
 
 def test_cuts_that_count_resent_bytes_are_reported_not_looped_on(sim, client):
-    # A cut after N bytes of each connection, while every connection re-sends from byte 0:
-    # nothing can get past byte N, and the error says so.
-    sim.faults = Faults(seed=3, log_cut_bytes=20_000, log_cut_counts_resent=True)
+    # A server without timestamps re-sends from byte 0 and every connection is cut after N
+    # bytes of its own: nothing can get past byte N, and the error says so.
+    sim.faults = Faults(seed=3, log_cut_bytes=20_000, log_cut_counts_resent=True,
+                        log_ignore_timestamps=True)
     client.create_build(bench.build_json('b1', 'large-log', 1))
     delivered = bytearray()
     with pytest.raises(ConnectionFailed, match='before the re-sent log got past byte 20000'):
         for chunk in follow_build_log(client, 'b1', max_failures=2):
             delivered += chunk
     assert bytes(delivered) == sim.emitted_log('b1')[:20_000]
+
+
+def test_with_timestamps_cuts_that_count_resent_bytes_are_got_past(sim, client):
+    # The same cut, with sinceTime: each connection re-sends one second at most, so a log
+    # writing less than N bytes a second arrives whole.
+    sim.faults = Faults(seed=3, log_cut_bytes=16384, log_cut_counts_resent=True)
+    sim.slow_log_lines, sim.slow_log_rate = 150, 50.0     # ~11 KB a second
+    build, log, stats = follow(client, 'b1', 'slow-log')
+    assert build['status']['phase'] == 'Complete'
+    assert log == sim.emitted_log('b1')
+    assert stats.reconnects >= len(log) // 16384 - 1
+    assert stats.gaps == 0
+    resumed = [path for _m, path in sim.requests if '/builds/b1/log?' in path][1:]
+    assert resumed and all('sinceTime=' in path for path in resumed)
+
+
+def test_with_timestamps_a_second_longer_than_a_connection_is_reported(sim, client):
+    sim.faults = Faults(seed=3, log_cut_bytes=20_000, log_cut_counts_resent=True)
+    client.create_build(bench.build_json('b1', 'large-log', 1))  # 200 KB at once
+    with pytest.raises(ConnectionFailed, match='before the re-sent log got past the lines of '
+                                               r'\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ'):
+        b''.join(follow_build_log(client, 'b1', max_failures=2))
 
 
 def test_a_create_committed_before_its_5xx_is_not_doubled(sim, client):

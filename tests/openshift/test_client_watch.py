@@ -16,7 +16,7 @@ from koji_containerbuild.openshift.errors import (
     NotFound,
     WaitTimeout,
 )
-from koji_containerbuild.openshift.watch import StreamStats, wait_for_build
+from koji_containerbuild.openshift.watch import CancelEvent, StreamStats, wait_for_build
 from tests.openshift.test_client_support import (
     BUILDS,
     NS,
@@ -203,7 +203,7 @@ def test_deadline_raises_a_clear_timeout():
 
 
 def test_cancel_before_start_makes_no_request():
-    cancel = threading.Event()
+    cancel = CancelEvent()
     cancel.set()
     with pytest.raises(Cancelled):
         wait_for_build(OpenShiftClient('http://127.0.0.1:9/', NS), 'b', DONE, cancel=cancel)
@@ -220,7 +220,7 @@ def test_cancel_closes_a_blocked_stream_promptly():
         else:
             send_json(handler, build_in_phase('Running', 'b', 1))
 
-    cancel = threading.Event()
+    cancel = CancelEvent()
     with LoopbackServer(handle) as server:
         client = OpenShiftClient(server.url, NS, read_timeout=30)
         timer = threading.Timer(0.3, cancel.set)

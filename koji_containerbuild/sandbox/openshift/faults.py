@@ -28,8 +28,16 @@ class Faults:
       re-sends the log from byte 0, as OpenShift does; it is cut once it has passed
       ``log_cut_bytes`` beyond the furthest offset any earlier connection to that build's log
       reached — so each reconnect gets N new bytes. With ``log_cut_counts_resent`` the cut
-      comes after N bytes of the connection itself (a log longer than N can then only be
-      read whole with ``sinceSeconds``).
+      comes after N bytes of the connection itself, whatever it re-sends (a log longer than
+      N can then only be read whole by asking for less: ``sinceTime``, ``sinceSeconds``).
+      Bytes of the log are counted, not the timestamp prefixes.
+    - ``log_rotate_bytes``: the node rotates the build's log file every N bytes; a new log
+      request is served only the current file (from the first line at or after the last
+      multiple of N): what was before is gone for it. An open stream reads on.
+    - ``log_ignore_timestamps``: the API server knows neither ``timestamps`` nor
+      ``sinceTime`` (lines come bare, always from the start of the current file).
+    - ``log_open_seconds``: delay before answering a log request (a node slow to open the
+      log: a reconnecting reader falls behind, and rotation can take lines from it).
     - ``slow_seconds``: delay before answering each API request.
     """
 
@@ -41,6 +49,9 @@ class Faults:
     watch_drop_seconds: Optional[float] = None
     log_cut_bytes: Optional[int] = None
     log_cut_counts_resent: bool = False
+    log_rotate_bytes: Optional[int] = None
+    log_ignore_timestamps: bool = False
+    log_open_seconds: float = 0.0
     slow_seconds: float = 0.0
 
     def __post_init__(self) -> None:
@@ -58,7 +69,11 @@ class Faults:
             self.log_cut_bytes = None
         if self.log_cut_bytes is not None:
             self.log_cut_bytes = int(self.log_cut_bytes)
+        if self.log_rotate_bytes is not None:
+            self.log_rotate_bytes = int(self.log_rotate_bytes) if int(self.log_rotate_bytes) > 0 \
+                else None
         self.slow_seconds = max(0.0, float(self.slow_seconds))
+        self.log_open_seconds = max(0.0, float(self.log_open_seconds))
 
     def to_json(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Callable, Optional, Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from koji_containerbuild.sandbox.openshift.api import Route, parse_route
-from koji_containerbuild.sandbox.openshift.logs import LogBuffer
+from koji_containerbuild.sandbox.openshift.logs import LogBuffer, log_request_start
 from koji_containerbuild.sandbox.openshift.store import (
     ApiError,
     Subscription,
@@ -152,6 +152,8 @@ class Handler(BaseHTTPRequestHandler):
             return
         if method == "GET" and route.resource == "builds" and route.sub == "log":
             api.authorize("get", route)
+            if injector.faults.log_open_seconds:
+                sim._stopped.wait(injector.faults.log_open_seconds)
             self._log(sim, route, query, injector.should_reset(key))
             return
         error = injector.should_error(key)
@@ -293,17 +295,18 @@ class Handler(BaseHTTPRequestHandler):
 
     def _log(self, sim: ServedSimulator, route: Route, query: dict[str, str],
              reset: bool) -> None:
-        """The whole log from the start on every request; with follow, until the build ends."""
+        """The log from its start (or ``log_request_start``) on every request; with follow,
+        until the build ends."""
         name = route.name or ""
         if sim._api.log_phase(name, query.get("nowait") in ("true", "1"), sim._stopped) is None:
             self._reply(200, b"", content_type="text/plain")
             return
         buffer = sim._engine.runs[name].log
         follow = query.get("follow") in ("true", "1")
-        offset = buffer.offset_since(float(query["sinceSeconds"])) if "sinceSeconds" in query else 0
+        faults = sim._injector.faults
+        stamp, offset = log_request_start(buffer, query, faults)
         limit = offset + int(query["limitBytes"]) if "limitBytes" in query else None
         end = None if follow else buffer.size
-        faults = sim._injector.faults
         cut_at = None
         if faults.log_cut_bytes is not None:
             base = offset if faults.log_cut_counts_resent else max(offset, buffer.delivered)
@@ -311,14 +314,15 @@ class Handler(BaseHTTPRequestHandler):
         self._log_offset = offset
         self._start_stream("text/plain")
         try:
-            self._stream_log(sim, buffer, offset, end, limit, cut_at, reset)
+            self._stream_log(sim, buffer, offset, end, limit, cut_at, reset, stamp)
         finally:
             buffer.note_delivered(self._log_offset)
 
     def _stream_log(self, sim: ServedSimulator, buffer: LogBuffer, offset: int,
                     end: Optional[int], limit: Optional[int], cut_at: Optional[int],
-                    reset: bool) -> None:
+                    reset: bool, stamp: bool = False) -> None:
         self._log_offset = offset
+        line_start = True
         while True:
             want = LOG_CHUNK
             for bound in (limit, cut_at, end):
@@ -326,7 +330,10 @@ class Handler(BaseHTTPRequestHandler):
                     want = min(want, bound - offset)
             data = buffer.read(offset, want) if want > 0 else b""
             if data:
-                self._chunk(data)
+                if stamp:
+                    wire = buffer.stamp_lines(offset, data, line_start)
+                    line_start = data.endswith(b"\n")
+                self._chunk(wire if stamp else data)
                 offset += len(data)
                 self._log_offset = offset
                 if reset:

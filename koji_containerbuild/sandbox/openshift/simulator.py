@@ -361,8 +361,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--slow-log-rate", type=float)
     for knob, kind in (("seed", int), ("error-rate", float), ("error-after-commit", float),
                        ("reset-rate", float), ("watch-drop-seconds", float),
-                       ("log-cut-bytes", int), ("slow-seconds", float)):
+                       ("log-cut-bytes", int), ("log-rotate-bytes", int),
+                       ("log-open-seconds", float), ("slow-seconds", float)):
         parser.add_argument(f"--{knob}", type=kind, help=f"fault knob {knob.replace('-', '_')}")
+    for knob in ("log-cut-counts-resent", "log-ignore-timestamps"):
+        parser.add_argument(f"--{knob}", action="store_true", default=None,
+                            help=f"fault knob {knob.replace('-', '_')}")
     # the real-image engine's options
     from koji_containerbuild.sandbox.openshift import buildah as sim_buildah
     sim_buildah.add_arguments(parser)
@@ -377,7 +381,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     token = Path(args.token_file).read_text().strip() if args.token_file else args.token
     knobs = {name: getattr(args, name) for name in (
         "seed", "error_rate", "error_after_commit", "reset_rate", "watch_drop_seconds",
-        "log_cut_bytes", "slow_seconds") if getattr(args, name) is not None}
+        "log_cut_bytes", "log_rotate_bytes", "log_cut_counts_resent", "log_ignore_timestamps",
+        "log_open_seconds", "slow_seconds") if getattr(args, name) is not None}
     try:
         sim = OpenShiftSimulator(token=token, namespace=args.namespace, faults=Faults(**knobs),
                                  time_scale=args.time_scale, default_scenario=args.scenario,

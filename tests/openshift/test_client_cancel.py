@@ -1,0 +1,103 @@
+"""CancelEvent: whoever cancels closes the open streams; nothing polls while a build is silent."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from koji_containerbuild.openshift.client import OpenShiftClient
+from koji_containerbuild.openshift.errors import Cancelled
+from koji_containerbuild.openshift.logstream import follow_build_log
+from koji_containerbuild.openshift.watch import CancelEvent
+from tests.openshift.test_client_support import (
+    NS,
+    LoopbackServer,
+    build_in_phase,
+    end_chunked,
+    send_chunk,
+    send_json,
+    start_chunked,
+)
+
+
+class FakeRaw:
+    def __init__(self) -> None:
+        self.shutdowns = 0
+
+    def shutdown(self) -> None:
+        self.shutdowns += 1
+
+
+class FakeResponse:
+    def __init__(self) -> None:
+        self.raw = FakeRaw()
+
+
+def test_set_shuts_every_registered_stream_down_and_later_ones_at_once():
+    cancel = CancelEvent()
+    first, second, late = FakeResponse(), FakeResponse(), FakeResponse()
+    with cancel.closing(first), cancel.closing(second):
+        cancel.set()
+        assert (first.raw.shutdowns, second.raw.shutdowns) == (1, 1)
+    with cancel.closing(late):
+        assert late.raw.shutdowns == 1     # registered after the cancel: closed at once
+    cancel.set()
+    assert (first.raw.shutdowns, late.raw.shutdowns) == (1, 1)  # closed streams stay alone
+    assert cancel.is_set() and cancel.wait(0)
+
+
+def silent_build_server(release: threading.Event):
+    def handle(handler):
+        if '/log' in handler.path:
+            start_chunked(handler)
+            send_chunk(handler, b'building...\n')
+            release.wait(20)
+        elif 'watch=true' in handler.path:
+            start_chunked(handler, 'application/json')
+            end_chunked(handler)
+        else:
+            send_json(handler, build_in_phase('Running', 'b'))
+    return LoopbackServer(handle)
+
+
+def test_a_silent_follow_starts_no_helper_thread_and_cancel_still_ends_it_at_once():
+    release = threading.Event()
+    cancel = CancelEvent()
+    outcome: dict = {}
+    first_line = threading.Event()
+
+    def run():
+        try:
+            for _chunk in follow_build_log(OpenShiftClient(server.url, NS, read_timeout=60), 'b',
+                                           cancel=cancel):
+                first_line.set()
+        except Exception as exc:  # noqa: BLE001 - the test looks at it
+            outcome['error'] = exc
+
+    with silent_build_server(release) as server:
+        before = set(threading.enumerate())
+        follower = threading.Thread(target=run, name='follower')
+        follower.start()
+        try:
+            assert first_line.wait(10)
+            time.sleep(0.3)
+            extra = {t.name for t in set(threading.enumerate()) - before
+                     if 'process_request' not in t.name}     # the test server's own
+            assert extra == {'follower'}   # no thread polls the cancel flag
+            started = time.monotonic()
+            cancel.set()
+            follower.join(5)
+            assert not follower.is_alive() and time.monotonic() - started < 1.0
+            assert isinstance(outcome.get('error'), Cancelled)
+        finally:
+            release.set()
+            follower.join(5)
+
+
+def test_a_plain_event_still_cancels_between_reads():
+    cancel = threading.Event()
+    cancel.set()
+    with pytest.raises(Cancelled):
+        next(follow_build_log(OpenShiftClient('http://127.0.0.1:9/', NS), 'b', cancel=cancel))
