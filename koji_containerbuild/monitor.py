@@ -12,6 +12,7 @@ import contextlib
 import logging
 import signal
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
@@ -29,7 +30,10 @@ RUNNING_OR_DONE = RUNNING_PHASES | TERMINAL_PHASES
 # After the build ends its log stream closes by itself; this bounds a stream that does not.
 LOG_DRAIN_SECONDS = 60.0
 CANCEL_SECONDS = 1.0
-FINAL_UPLOAD_SECONDS = 1.5
+# kojid sends SIGINT, then SIGTERM 3 s later (koji/daemon.py cleanupTask: _killChildren with
+# pause=3.0); after a signal, cancelling the build and the last upload share that window.
+KOJID_SIGTERM_AFTER = 3.0
+SIGNAL_UPLOAD_UNTIL = KOJID_SIGTERM_AFTER - 0.4
 
 
 class BuildStuck(Exception):
@@ -46,6 +50,8 @@ class Outcome:
     log_error: Optional[BaseException] = None
     log_files: dict[str, str] = field(default_factory=dict)
     diagnosis: Optional[str] = None
+    # Set when the final upload could not put every byte on the hub: what is missing.
+    upload_incomplete: Optional[str] = None
 
 
 @contextlib.contextmanager
@@ -105,31 +111,60 @@ class BuildMonitor:
         self._task_goes_on = task_goes_on
 
     def run(self) -> Outcome:
-        """Stream and wait until the build ends; cancel it if anything stops us early."""
-        finished = False
+        """Stream and wait until the build ends; cancel it if anything stops us early.
+
+        The task log is on the hub before this returns: the final upload waits for a slow
+        hub as long as the session keeps trying; only a signal (a cancel, kojid stopping)
+        bounds it, to what is left of kojid's SIGINT→SIGTERM window."""
+        signalled_at: Optional[float] = None
         self.uploader.start()
         self._announce()
         self.follower.start()
         try:
-            started = self._wait_until_started()
-            self._note_node()
-            final = started if phase_of(started) in TERMINAL_PHASES else wait_for_build(
-                self.client, self.name, TERMINAL_PHASES)
-            finished = True
-            return self._outcome(final)
-        except BaseException as exc:
-            if not finished:
+            try:
+                started = self._wait_until_started()
+                self._note_node()
+                final = started if phase_of(started) in TERMINAL_PHASES else wait_for_build(
+                    self.client, self.name, TERMINAL_PHASES)
+                outcome = self._outcome(final)
+            except BaseException as exc:
+                if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+                    signalled_at = time.monotonic()
                 with deferred_signals():
                     if self._should_cancel(exc):
                         self.cancel_build()
                     else:
                         log.info("Leaving OpenShift build %s running: the task will be run "
                                  "again and re-attach to it", self.name)
-            raise
+                raise
         finally:
             self.follower.stop()
-            self.uploader.final_upload(timeout=FINAL_UPLOAD_SECONDS)
+            missing = self._final_upload(signalled_at)
             self.uploader.close()
+        outcome.upload_incomplete = missing
+        return outcome
+
+    def _final_upload(self, signalled_at: Optional[float]) -> Optional[str]:
+        """Put the rest of the log on the hub; None when complete, else what is missing."""
+        timeout = None
+        if signalled_at is not None:
+            timeout = max(0.0, signalled_at + SIGNAL_UPLOAD_UNTIL - time.monotonic())
+        try:
+            complete = self.uploader.final_upload(timeout=timeout)
+        except (KeyboardInterrupt, SystemExit):
+            # cancelled, or kojid stopping, while a slow hub takes the log: what kojid's
+            # window still allows, then go (the next signal is SIGTERM, then SIGKILL)
+            self.uploader.limit(SIGNAL_UPLOAD_UNTIL)
+            self.uploader.wait_final(SIGNAL_UPLOAD_UNTIL)
+            log.error("Task log upload stopped by a signal; not on the hub: %s",
+                      self.uploader.describe_incomplete() or "nothing")
+            raise
+        if complete:
+            return None
+        missing = self.uploader.describe_incomplete() or "the last bytes written"
+        log.error("The task log is incomplete on the hub (%s): %s",
+                  self.uploader.final_error, missing)
+        return missing
 
     def _should_cancel(self, exc: BaseException) -> bool:
         """Cancel on every failure, and on a signal unless the task itself lives on.

@@ -79,17 +79,24 @@ def plugin_log(task: Any, outdir: str) -> Iterator[str]:
     previous = log.level
     if log.getEffectiveLevel() > logging.INFO:
         log.setLevel(logging.INFO)
+    signalled = False
     try:
         yield path
+    except (KeyboardInterrupt, SystemExit):
+        # a cancel or kojid stopping: the log uploader's last pass, bounded to kojid's
+        # SIGINT→SIGTERM window, already took this file along with the build's logs
+        signalled = True
+        raise
     finally:
         log.removeHandler(handler)
         log.setLevel(previous)
         handler.close()
-        try:
-            task.uploadFile(path)
-        except (koji.GenericError, OSError) as exc:
-            # e.g. a cancelled task: the hub no longer takes its uploads
-            log.warning("Could not upload %s: %s", PLUGIN_LOG, exc)
+        if not signalled:
+            try:
+                task.uploadFile(path)
+            except (koji.GenericError, OSError) as exc:
+                # e.g. a cancelled task: the hub no longer takes its uploads
+                log.warning("Could not upload %s: %s", PLUGIN_LOG, exc)
 
 
 def owner_name(task: Any) -> str:
@@ -105,13 +112,59 @@ def channel_name(task: Any) -> Optional[str]:
     return channel["name"] if channel else None
 
 
+class SerialSession:
+    """The task's ``koji.ClientSession`` with one call at a time.
+
+    A ClientSession is not thread-safe (one ``requests`` session, one call counter that the
+    hub checks), yet the log uploader, the task-state check and the main thread all talk to
+    the hub during a build. Every call through this proxy, including nested ones
+    (``host.getTaskInfo``) and the session's own helpers (``uploadWrapper``), holds one lock;
+    plain attributes (``opts``, ``logged_in``) are the session's own.
+    """
+
+    def __init__(self, session: Any) -> None:
+        self._session = session
+        self._lock = threading.RLock()
+
+    @property
+    def wrapped(self) -> Any:
+        return self._session
+
+    def __getattr__(self, name: str) -> Any:
+        target = getattr(self._session, name)
+        return _Serialised(self._lock, target) if callable(target) else target
+
+
+class _Serialised:
+    __slots__ = ("_lock", "_target")
+
+    def __init__(self, lock: Any, target: Any) -> None:
+        self._lock = lock
+        self._target = target
+
+    def __getattr__(self, name: str) -> Any:
+        return _Serialised(self._lock, getattr(self._target, name))
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        with self._lock:
+            return self._target(*args, **kwargs)
+
+
+def serial_session(task: Any) -> SerialSession:
+    """The task's session behind one lock, installed as ``task.session`` for the task's
+    remaining calls too (kojid's own ``closeTask`` uses its session, not this one)."""
+    if not isinstance(task.session, SerialSession):
+        task.session = SerialSession(task.session)
+    return task.session
+
+
 def run_build(task: Any, client: OpenShiftClient, build: dict, *, demux: bool,
               main_log: str) -> Outcome:
     """Follow the submitted build to its end with logs streamed into the task output."""
     values = settings()
     outdir = os.path.join(task.workdir, "osbslogs")
     monitor = BuildMonitor(
-        client, build, outdir=outdir, upload_session=task.session,
+        client, build, outdir=outdir, upload_session=serial_session(task),
         upload_path=task.getUploadDir(), demux=demux, main_log=main_log,
         metadata_root=_metadata_root(task), pending_timeout=values["pending_timeout"],
         upload_interval=values["upload_interval"],
@@ -155,6 +208,7 @@ def _metadata_root(task: Any) -> Optional[str]:
 def task_result(task: Any, outcome: Outcome, build_name: str) -> dict[str, Any]:
     """The task result of a finished build, or the fault that says how it ended (§1.12)."""
     result = outcome.result
+    missing = outcome.upload_incomplete
     if result.phase == CANCELLED:
         try:
             task.session.cancelTask(task.id)
@@ -164,11 +218,16 @@ def task_result(task: Any, outcome: Outcome, build_name: str) -> dict[str, Any]:
         raise ContainerCancelled("Image build was cancelled by OSBS.")
     if result.phase == FAILED:
         message = outcome.diagnosis or result.error_message()
-        if message:
-            raise ContainerError(
-                f"Image build failed. {one_line(message).rstrip('.')}. "
-                f"OSBS build id: {build_name}")
-        raise ContainerError(f"Image build failed. OSBS build id: {build_name}")
+        text = (f"Image build failed. {one_line(message).rstrip('.')}. "
+                f"OSBS build id: {build_name}" if message
+                else f"Image build failed. OSBS build id: {build_name}")
+        if missing:
+            text += f". The task log is incomplete on the hub: {missing}"
+        raise ContainerError(text)
+    if missing:
+        raise ContainerError(
+            f"Image build {build_name} succeeded but its log could not be uploaded whole; "
+            f"incomplete on the hub: {missing}")
     if outcome.log_error is not None:
         raise ContainerError(
             f"Image build {build_name} succeeded but its log could not be followed to the "
