@@ -102,7 +102,8 @@ class BuildMonitor:
         self.uploader = make_uploader(upload_session, outdir, upload_path,
                                       min_interval=upload_interval)
         self.demux = LogDemux(outdir, demux=demux, main_log=main_log,
-                              metadata_root=metadata_root, on_data=self.uploader.notify)
+                              metadata_root=metadata_root, on_data=self.uploader.notify,
+                              logger=log)
         self.follower = LogFollower(
             lambda: follow_build_log(self.client, self.name, cancel=self.cancel),
             self.demux, cancel=self.cancel, logger=log,
