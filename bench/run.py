@@ -25,6 +25,7 @@ from typing import Callable, Optional
 
 import requests
 from buildsite import STATES, TOKEN, Site, percentile, wait_for
+from log_upload import bench_upload
 from openshift_faults import build_json
 from presubmit_repo import history_repo
 
@@ -327,7 +328,8 @@ def bench_cancel(site: Site, table: Table, ids: list[int]) -> None:
 
 
 BENCHES = {"latency": bench_latency, "throughput": bench_throughput,
-           "presubmit": bench_presubmit, "scale": bench_scale_and_cancel}
+           "upload": bench_upload, "presubmit": bench_presubmit,
+           "scale": bench_scale_and_cancel}
 
 
 def main(argv: Optional[list[str]] = None) -> int:

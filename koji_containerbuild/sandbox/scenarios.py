@@ -353,7 +353,7 @@ class HostileLog(Scenario):
         for name in self.RESERVED:
             script.worker(name, "atomic_reactor.x", "INFO", f"writing into {name}.log")
         for text in self.UNSENDABLE:   # JSON escapes: the message holds the raw character
-            script.orch("atomic_reactor.x", "USER_WARNING", '{"message": "%s"}' % text)
+            script.orch("atomic_reactor.x", "USER_WARNING", '{"message": "' + text + '"}')
         platform = (ctx.platforms or ["x86_64"])[0]
         script.worker(platform, "atomic_reactor.x", "INFO",
                       "long: " + "grüße 🚀 ✓ " * max(1, size // 20) + "end of the long line")
