@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
+from typing import Any, Callable, Optional
 
 import koji
 import requests
@@ -58,13 +59,17 @@ def _follow(url: str, token: str, outdir: str) -> None:
         handle.close()
 
 
-def run(sim_url: str, token: str, build_name: str, hub_url: str, user: str, password: str,
-        outdir: str, upload_dir: str) -> dict:
+def run(sim_url: str, token: str, build_name: str, hub_url: str, user: Optional[str],
+        password: Optional[str], outdir: str, upload_dir: str,
+        make_session: Optional[Callable[[], Any]] = None) -> dict:
     """Follow and upload one build's log the upstream way; seconds, CPU and bytes shipped."""
     Path(outdir).mkdir(parents=True, exist_ok=True)
-    session = koji.ClientSession(hub_url, {"user": user, "password": password,
-                                           "use_fast_upload": True})
-    session.login()
+    if make_session is not None:
+        session = make_session()
+    else:
+        session = koji.ClientSession(hub_url, {"user": user, "password": password,
+                                               "use_fast_upload": True})
+        session.login()
     fds: dict = {}
 
     def upload_all() -> None:
