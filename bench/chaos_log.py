@@ -13,7 +13,7 @@ import time
 from buildsite import STATES, Site
 from chaos import Figures, check_closed, check_log, expected_logs, koji_state
 
-from koji_containerbuild.sandbox.scenarios import HostileLog
+from koji_containerbuild.sandbox.openshift.scenarios import HostileLog
 
 
 def slow_hub_final_outage(site: Site, *, delay: float, rate: float, log_bytes: int,

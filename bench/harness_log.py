@@ -20,7 +20,7 @@ import koji
 import requests
 import upstream_pipeline
 
-from koji_containerbuild.logs_demux import LogDemux
+from koji_containerbuild.logs.demux import LogDemux
 
 STATE = Path(os.environ.get("HARNESS_STATE", "/var/lib/koji-harness"))
 TOPDIR = Path("/mnt/koji")

@@ -26,8 +26,8 @@ import upstream_pipeline
 from buildsite import FINISHED_STATES as FINISHED
 from buildsite import STATES, TOKEN, Site
 
-from koji_containerbuild.logs_demux import LogDemux
-from koji_containerbuild.sandbox.hub import DEMO
+from koji_containerbuild.logs.demux import LogDemux
+from koji_containerbuild.sandbox.koji.hub import DEMO
 
 CLK = os.sysconf("SC_CLK_TCK")
 LINE_MARK = b"large-log line"

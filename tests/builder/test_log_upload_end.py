@@ -15,7 +15,7 @@ from urllib.parse import parse_qs
 import koji
 import pytest
 
-from koji_containerbuild.logs_demux import LogDemux
+from koji_containerbuild.logs.demux import LogDemux
 
 from .helpers import STATES, fault_of, scenario_task
 
