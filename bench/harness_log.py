@@ -26,6 +26,7 @@ STATE = Path(os.environ.get("HARNESS_STATE", "/var/lib/koji-harness"))
 TOPDIR = Path("/mnt/koji")
 CLK = os.sysconf("SC_CLK_TCK")
 MARK = b"large-log line"
+FINISHED = {koji.TASK_STATES[s] for s in ("CLOSED", "CANCELED", "FAILED")}
 BUILDS = "/apis/build.openshift.io/v1/namespaces/default/builds"
 
 
@@ -85,13 +86,18 @@ def main() -> None:
     task = packager.buildContainer(f"{args.git}#{sha}", "kcb-candidate",
                                    {"git_branch": "f39", "scratch": True})
     build = None
+    deadline = time.monotonic() + 300
     while build is None:
         items = requests.get(args.sim + BUILDS, headers=auth, timeout=30).json()["items"]
         build = next((b for b in items if b["metadata"]["labels"].get("koji-task-id")
                       == str(task) and b["status"]["phase"] in ("Running", "Complete")), None)
+        if build is None and (time.monotonic() > deadline
+                              or packager.getTaskInfo(task)["state"] in FINISHED):
+            raise SystemExit(f"task {task}: no running build "
+                             f"({koji.TASK_STATES[packager.getTaskInfo(task)['state']]})")
         time.sleep(0.02)
     started = time.monotonic()
-    while packager.getTaskInfo(task)["state"] not in (2, 3, 4):
+    while packager.getTaskInfo(task)["state"] not in FINISHED:
         time.sleep(0.02)
     elapsed = time.monotonic() - started
     state = koji.TASK_STATES[packager.getTaskInfo(task)["state"]]
