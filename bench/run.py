@@ -25,6 +25,7 @@ from typing import Callable, Optional
 
 import requests
 from buildsite import STATES, TOKEN, Site, percentile, wait_for
+from demux_hostile import bench_hostile
 from log_upload import bench_upload
 from openshift_faults import build_json
 from presubmit_repo import history_repo
@@ -328,7 +329,7 @@ def bench_cancel(site: Site, table: Table, ids: list[int]) -> None:
 
 
 BENCHES = {"latency": bench_latency, "throughput": bench_throughput,
-           "upload": bench_upload, "presubmit": bench_presubmit,
+           "upload": bench_upload, "hostile": bench_hostile, "presubmit": bench_presubmit,
            "scale": bench_scale_and_cancel}
 
 
