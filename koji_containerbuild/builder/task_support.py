@@ -133,7 +133,18 @@ class SerialSession:
 
     def __getattr__(self, name: str) -> Any:
         target = getattr(self._session, name)
-        return _Serialised(self._lock, target) if callable(target) else target
+        if target is None or isinstance(target, _PLAIN_DATA):
+            return target
+        return _Serialised(self._lock, target)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name.startswith("_"):
+            object.__setattr__(self, name, value)
+        else:
+            setattr(self._session, name, value)
+
+
+_PLAIN_DATA = (bool, int, float, str, bytes, dict, list, tuple, set)
 
 
 class _Serialised:
