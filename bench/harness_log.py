@@ -101,7 +101,9 @@ def main() -> None:
         time.sleep(0.02)
     elapsed = time.monotonic() - started
     state = koji.TASK_STATES[packager.getTaskInfo(task)["state"]]
-    time.sleep(1.0)                          # kojid reaps the task process
+    deadline = time.monotonic() + 15         # kojid reaps the task process in its loop
+    while children_cpu(kojid_pid) == cpu0 and time.monotonic() < deadline:
+        time.sleep(0.2)
     cpu = children_cpu(kojid_pid) - cpu0
     name = build["metadata"]["name"]
     folder = TOPDIR / "work" / koji.pathinfo.taskrelpath(task)

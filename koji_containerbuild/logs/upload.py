@@ -79,21 +79,24 @@ class TaskLogUploader:
 
     def __init__(self, session: Any, outdir: str, upload_path: str, *,
                  upload: Optional[ChunkSender] = None,
-                 chunk_size: int = FAST_CHUNK,
+                 chunk_size: Optional[int] = None,
                  min_interval: float = 0.15,
                  retry_initial: float = 0.5, retry_max: float = 30.0,
                  upload_retries: int = 5,
                  suffixes: tuple[str, ...] = (".log", ".json"),
                  logger: Optional[logging.Logger] = None) -> None:
         """``upload_path`` is the task's upload dir (``koji.pathinfo.taskrelpath(id)``).
-        ``upload`` sends one chunk (default ``send_chunk``); ``upload_retries`` bounds how
+        ``upload`` sends one chunk (default ``send_chunk``) of ``chunk_size`` bytes (default:
+        the session's ``upload_blocksize``, else 1 MiB); ``upload_retries`` bounds how
         often in a row the final upload re-sends a chunk the hub stored wrongly; ``retry_*``
         is the back-off between passes after a failed call."""
         self._session = session
         self.outdir = outdir
         self._upload_path = upload_path
         self._send = upload or send_chunk
-        self._chunk = chunk_size
+        # koji's own knob for upload chunks (ClientSession ``upload_blocksize``), 1 MiB
+        self._chunk = chunk_size or int(getattr(session, "opts", None) and session.opts.get(
+            "upload_blocksize") or FAST_CHUNK)
         self._min_interval = min_interval
         self._retry_initial = retry_initial
         self._retry_max = retry_max

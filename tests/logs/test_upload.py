@@ -482,3 +482,11 @@ def test_limit_bounds_a_final_upload_under_way(hub, tmp_path):
     assert uploader.incomplete()["x86_64.log"][0] == len(hub.files["x86_64.log"])
 
 
+
+
+def test_chunks_follow_the_sessions_upload_blocksize(tmp_path):
+    (tmp_path / "x86_64.log").write_bytes(b"y" * 200000)
+    hub = _RawHub()
+    hub.opts["upload_blocksize"] = 65536           # koji's ClientSession option
+    assert TaskLogUploader(hub, str(tmp_path), "tasks/1/1").final_upload()
+    assert hub.sizes == [65536, 65536, 65536, 200000 - 3 * 65536]
