@@ -74,6 +74,10 @@ for rate in $RATES; do
         --rate "$rate" --git "git://127.0.0.1/container/hello.git" --gitroot "$GITROOT" \
         | tee -a "$WORK/results.txt"
 done
+if [ -n "${PROBE_CHUNKS:-}" ]; then
+    PYTHONPATH=$CHECKOUT:$CHECKOUT/bench "$PYTHON" "$CHECKOUT/bench/harness_chunks.py" \
+        https://127.0.0.1:8443/kojihub | tee -a "$WORK/results.txt"
+fi
 # leave the harness up, kojid talking to the hub directly
 KOJID_HUB_URL=https://127.0.0.1:8443/kojihub EXTRA_PYTHONPATH=$CHECKOUT \
 EXTRA_PIP_PACKAGES="dockerfile-parse" HUB_PLUGIN_DIR=$CHECKOUT/hub_plugin \
