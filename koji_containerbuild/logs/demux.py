@@ -18,15 +18,21 @@ are reduced to text XML-RPC can carry.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-import posixpath
 import re
-import shutil
 from itertools import compress
 from operator import itemgetter
 from typing import BinaryIO, Callable, Optional
+
+from .records import (
+    MAX_USER_WARNING_BYTES,
+    MAX_USER_WARNINGS,
+    USER_WARNING_MARK,
+    UserWarnings,
+    copy_metadata,
+    user_warning_message,
+)
 
 ORCHESTRATOR_LOG = "orchestrator.log"
 COMBINED_LOG = "openshift-incremental.log"
@@ -40,14 +46,9 @@ RESERVED_NAMES = frozenset({
     USER_WARNINGS_LOG, "metadata.json", "build_annotations.json"})
 # Real builds have a handful of platforms; a log naming more is hostile or broken.
 MAX_PLATFORM_FILES = 64
-# User warnings collected for the task result (the rest stay in their log, nothing is lost).
-MAX_USER_WARNINGS = 1000
-MAX_USER_WARNING_BYTES = 1 << 20
 
 # A worker platform becomes a file name, so it may never be a path, hidden, or absurdly long.
 _PLATFORM_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
-# Basename of the file a `_metadata_` line points at (atomic-reactor writes metadata.json).
-_METADATA_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}\.json")
 
 # `<date> <time> platform:<p> - <name> - <level> - <message>` (ArchFormatter). Fields are
 # whitespace separated; exactly one separator after the 8th field belongs to the prefix, the
@@ -75,32 +76,6 @@ _WHOLE_PARTS = itemgetter(0, 4)
 _MAX_BLOCK_PLATFORMS = 16
 # Any platform tag other than the orchestrator's own `platform:-` (cheap block pre-check).
 _MAYBE_WORKER = re.compile(rb"platform:(?!-\s)")
-# USER_WARNING records carry JSON: `... - USER_WARNING - {"message": "..."}` (KCB 0.12).
-_USER_WARNING_MARK = b" - USER_WARNING - {"
-# What XML 1.0 (hence XML-RPC) cannot carry: C0 controls but tab/LF/CR, lone surrogates,
-# U+FFFE/U+FFFF. A character class: one linear pass.
-_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-
-
-def user_warning_json(text: bytes) -> Optional[bytes]:
-    """The JSON object of a USER_WARNING record, as osbs-client's
-    ``^.+ - USER_WARNING - (\\{.*\\})\\r?$`` finds it, in linear time: its greedy ``.+``
-    settles on the last mark (the mark cannot overlap itself) and the object runs to a
-    closing brace at the end of the line, before one optional carriage return."""
-    at = text.rfind(_USER_WARNING_MARK)
-    if at < 1:
-        return None
-    end = len(text) - 1 if text.endswith(b"}\r") else len(text)
-    start = at + len(_USER_WARNING_MARK) - 1
-    if end - start < 2 or text[end - 1:end] != b"}":
-        return None
-    return text[start:end]
-
-
-def xmlrpc_safe(text: str) -> str:
-    """``text`` with every character XML-RPC cannot carry written as a ``\\x..``/``\\u....``
-    escape, so a warning can never make ``host.closeTask`` fail."""
-    return _NOT_XML.sub(lambda m: ascii(m.group())[1:-1], text)
 
 
 def _utf8_cut(data: bytes) -> int:
@@ -188,11 +163,10 @@ class LogDemux:
         self._platform_files: dict[bytes, str] = {}
         self._granted: set[str] = set()     # platforms that have their own file
         self._refused_platforms = 0
-        self._warning_set: set[str] = set()
-        self._warning_bytes = 0
+        self._warnings = UserWarnings()
         self._warnings_full = False
         self._closed = False
-        self.user_warnings: list[str] = []
+        self.user_warnings: list[str] = self._warnings.messages
         self.metadata_files: list[str] = []
         self.problems: list[str] = []
         self.lines = 0
@@ -333,7 +307,7 @@ class LogDemux:
 
     def _write_block(self, block: bytes) -> None:
         """Write complete lines (``block`` ends with a newline) where they belong."""
-        if (not (self._collect_user_warnings and _USER_WARNING_MARK in block)
+        if (not (self._collect_user_warnings and USER_WARNING_MARK in block)
                 and not (self._demux and _MAYBE_WORKER.search(block))):
             # Nothing to route or take out (the common case without demux, and chunks of
             # orchestrator lines): one write, no per-line work.
@@ -342,7 +316,7 @@ class LogDemux:
             if self._on_data is not None:
                 self._on_data()
             return
-        if not (self._demux and not (self._collect_user_warnings and _USER_WARNING_MARK in block)
+        if not (self._demux and not (self._collect_user_warnings and USER_WARNING_MARK in block)
                 and self._write_routed_block(block)):
             lines = block.split(b"\n")
             lines.pop()
@@ -397,7 +371,7 @@ class LogDemux:
         for line in lines:
             wrapped = match(line) if match is not None else None
             if wrapped is None or wrapped[1] == b"-":
-                if not (warnings and _USER_WARNING_MARK in line
+                if not (warnings and USER_WARNING_MARK in line
                         and self._take_user_warning(line)):
                     main.append(line)
                 continue
@@ -407,7 +381,7 @@ class LogDemux:
                 name = self._platform_file(wrapped[1])
             if name == METADATA_TAG:
                 self._copy_metadata(text)
-            elif warnings and _USER_WARNING_MARK in text and self._take_user_warning(text):
+            elif warnings and USER_WARNING_MARK in text and self._take_user_warning(text):
                 pass
             elif not name:
                 main.append(line)        # not a usable platform name: keep the line whole
@@ -461,63 +435,27 @@ class LogDemux:
     def _take_user_warning(self, text: bytes) -> bool:
         """Collect a USER_WARNING record; False (the line stays in its log) when the
         record is malformed, or one too many, so nothing a build printed is ever dropped
-        silently. The message is kept as XML-RPC can carry it (``xmlrpc_safe``)."""
-        body = user_warning_json(text)
-        if body is None:
+        silently (``records.py``)."""
+        message = user_warning_message(text)
+        if message is None:
             return False
-        try:
-            message = json.loads(body.decode("utf-8"))["message"]
-        except (UnicodeDecodeError, ValueError, TypeError, KeyError, RecursionError):
+        added = self._warnings.add(message)
+        if added is None:
+            if not self._warnings_full:
+                self._warnings_full = True
+                self._problem(f"more user warnings than the task result takes "
+                              f"({MAX_USER_WARNINGS}, {MAX_USER_WARNING_BYTES} bytes); "
+                              "the rest stay in the log")
             return False
-        if not isinstance(message, str):
-            return False
-        message = xmlrpc_safe(message)
-        if message not in self._warning_set:
-            size = len(message.encode("utf-8", "surrogatepass"))
-            if (len(self.user_warnings) >= MAX_USER_WARNINGS
-                    or self._warning_bytes + size > MAX_USER_WARNING_BYTES):
-                if not self._warnings_full:
-                    self._warnings_full = True
-                    self._problem(f"more user warnings than the task result takes "
-                                  f"({MAX_USER_WARNINGS}, {MAX_USER_WARNING_BYTES} bytes); "
-                                  "the rest stay in the log")
-                return False
-            self._warning_set.add(message)
-            self._warning_bytes += size
-            self.user_warnings.append(message)
+        if added:
             self._append(USER_WARNINGS_LOG, message.encode("utf-8") + b"\n")
         return True
 
     def _copy_metadata(self, text: bytes) -> None:
-        """Copy the file a scratch build's `_metadata_` line names (a path relative to
-        Koji's work dir, last token of the line) into ``outdir`` so it is uploaded with the
-        task output — the hub's own copy is not reachable from kojiweb (regression #16)."""
-        tokens = text.split()
-        relpath = tokens[-1].decode("utf-8", "surrogateescape") if tokens else ""
-        name = posixpath.basename(relpath)
-        if self._metadata_root is None:
-            self._problem(f"metadata file {relpath!r} not copied: "
-                          "no Koji work directory configured")
-            return
-        if (not relpath or posixpath.isabs(relpath)
-                or not _METADATA_NAME.fullmatch(name)
-                or (name in RESERVED_NAMES and name != "metadata.json")):
-            self._problem(f"metadata file {relpath!r} not copied: not a relative *.json path")
-            return
-        root = os.path.realpath(self._metadata_root)
-        source = os.path.realpath(os.path.join(root, relpath))
-        if not source.startswith(root + os.sep):
-            self._problem(f"metadata file {relpath!r} not copied: "
-                          "outside the Koji work directory")
-            return
-        partial = os.path.join(self.outdir, "." + name + ".part")
-        try:
-            shutil.copyfile(source, partial)
-            os.replace(partial, os.path.join(self.outdir, name))
-        except OSError as exc:
-            self._problem(f"metadata file {relpath!r} not copied: {exc}")
-            return
-        if name not in self.metadata_files:
+        name, problem = copy_metadata(text, self._metadata_root, self.outdir, RESERVED_NAMES)
+        if problem:
+            self._problem(problem)
+        elif name not in self.metadata_files:
             self.metadata_files.append(name)
 
     def _problem(self, message: str) -> None:

@@ -13,12 +13,8 @@ import koji.xmlrpcplus
 import pytest
 
 from koji_containerbuild.builder import task_support, tasks
-from koji_containerbuild.logs.demux import (
-    MAX_PLATFORM_FILES,
-    RESERVED_NAMES,
-    LogDemux,
-    user_warning_json,
-)
+from koji_containerbuild.logs.demux import MAX_PLATFORM_FILES, RESERVED_NAMES, LogDemux
+from koji_containerbuild.logs.records import user_warning_json
 from tests.logs.test_demux import TS, demux_chunks, read_dir, relay, stripped_worker, worker
 
 # osbs-client's rule, as KCB 0.12 applied it (the reference for the linear version)
