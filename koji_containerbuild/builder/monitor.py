@@ -87,6 +87,7 @@ class BuildMonitor:
         metadata_root: Optional[str] = None,
         pending_timeout: float = 3600.0,
         upload_interval: float = 0.15,
+        upload_chunk_size: Optional[int] = None,
         uploader_factory: Optional[Callable[..., TaskLogUploader]] = None,
         task_goes_on: Optional[Callable[[], bool]] = None,
     ) -> None:
@@ -100,7 +101,8 @@ class BuildMonitor:
         self.cancel = threading.Event()
         make_uploader = uploader_factory or TaskLogUploader
         self.uploader = make_uploader(upload_session, outdir, upload_path,
-                                      min_interval=upload_interval)
+                                      min_interval=upload_interval,
+                                      chunk_size=upload_chunk_size)
         self.demux = LogDemux(outdir, demux=demux, main_log=main_log,
                               metadata_root=metadata_root, on_data=self.uploader.notify,
                               logger=log)

@@ -180,6 +180,7 @@ def run_build(task: Any, client: OpenShiftClient, build: dict, *, demux: bool,
         upload_path=task.getUploadDir(), demux=demux, main_log=main_log,
         metadata_root=_metadata_root(task), pending_timeout=values["pending_timeout"],
         upload_interval=values["upload_interval"],
+        upload_chunk_size=values["upload_chunk_size"],
         task_goes_on=lambda: _task_still_open(task),
     )
     return monitor.run()
