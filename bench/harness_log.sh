@@ -7,6 +7,8 @@
 #
 #   bench/harness_log.sh                 # 200 MB, kojid -> hub direct and through 8 MB/s
 #   LOG_MB=50 RATES="0" bench/harness_log.sh
+#   CHUNK=4194304 RATES=0 bench/harness_log.sh     # [tasks] upload_chunk_size of the builder
+#   PROBE_CHUNKS=1 bench/harness_log.sh            # also: the hub's rawUpload rate per size
 #
 # Every use of the shared harness holds its lock and re-points it at this checkout.
 set -euo pipefail
@@ -25,8 +27,8 @@ WORK=$HARNESS_STATE/kcb-i13
 PYTHON=$HARNESS_STATE/venv/bin/python3
 GITROOT=$HARNESS_STATE/git
 mkdir -p "$WORK"
-printf '[osbs]\nosbs_conf = %s\n\n[tasks]\npending_timeout = 300\n' "$WORK/osbs.conf" \
-    > "$WORK/builder_containerbuild.conf"
+printf '[osbs]\nosbs_conf = %s\n\n[tasks]\npending_timeout = 300\nupload_chunk_size = %s\n' \
+    "$WORK/osbs.conf" "${CHUNK:-1048576}" > "$WORK/builder_containerbuild.conf"
 export KOJI_CONTAINERBUILD_BUILDER_CONF=$WORK/builder_containerbuild.conf
 [ -s "$WORK/openshift.token" ] || { head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n'; echo; } > "$WORK/openshift.token"
 chmod 600 "$WORK/openshift.token"
