@@ -156,11 +156,15 @@ class BuildMonitor:
             complete = self.uploader.final_upload(timeout=timeout)
         except (KeyboardInterrupt, SystemExit):
             # cancelled, or kojid stopping, while a slow hub takes the log: what kojid's
-            # window still allows, then go (the next signal is SIGTERM, then SIGKILL)
-            self.uploader.limit(SIGNAL_UPLOAD_UNTIL)
-            self.uploader.wait_final(SIGNAL_UPLOAD_UNTIL)
-            log.error("Task log upload stopped by a signal; not on the hub: %s",
-                      self.uploader.describe_incomplete() or "nothing")
+            # window still allows, then go (the next signal is SIGTERM, then SIGKILL); a
+            # second signal on a bounded upload ends it at once
+            if signalled_at is None:
+                self.uploader.limit(SIGNAL_UPLOAD_UNTIL)
+                try:
+                    self.uploader.wait_final(SIGNAL_UPLOAD_UNTIL)
+                finally:
+                    log.error("Task log upload stopped by a signal; not on the hub: %s",
+                              self.uploader.describe_incomplete() or "nothing")
             raise
         if complete:
             return None
