@@ -153,9 +153,16 @@ The path can be changed with `osbs_conf` in the builder plugin file.
 
 **Which section.** Scratch builds (image and source) read `[scratch]`; every other build,
 isolated and flatpak builds included, reads `[default]`. The whole section is used, nothing is
-merged between sections. `[general]` holds `build_json_dir`, mandatory: the directory of
-osbs-client's templates as seen *inside the buildroot image* (the builder only passes it on to
-atomic-reactor), typically `/usr/share/osbs/`. Other `[general]` keys are accepted and ignored.
+merged between sections. `[general]` holds `build_json_dir`, mandatory, typically
+`/usr/share/osbs/`: the directory of osbs-client's build templates. As with osbs-client, the
+builder reads the site's `orchestrator.json` (image builds), `orchestrator_sources.json`
+(source builds), `image_stream.json` and `image_stream_tag.json` (autorebuilds) from it on the
+Koji builder, and keeps whatever a site added to them (labels, annotations, env, secrets, a
+node selector; no `triggers`: no autorebuilds); a file that is absent means the built-in
+default, the shape osbs-client 1.10 shipped. The same path goes to atomic-reactor in
+USER_PARAMS, which reads `orchestrator_inner:6.json` and the customize file
+(`worker_customize.json`, osbs-client's name even for orchestrator builds) *inside the
+buildroot image*. Other `[general]` keys are accepted and ignored.
 
 **Booleans** follow osbs-client: a number is true when it is not 0; otherwise only `true` (any
 case) is true. `yes` and `on` are **false**. An empty value counts as not set.

@@ -113,18 +113,22 @@ class BuildMonitor:
         self.node: Optional[str] = None
         self._task_goes_on = task_goes_on
 
-    def run(self) -> Outcome:
+    def run(self, on_watching: Optional[Callable[[], None]] = None) -> Outcome:
         """Stream and wait until the build ends; cancel it if anything stops us early.
 
-        The task log is on the hub before this returns: the final upload waits for a slow
-        hub as long as the session keeps trying; only a signal (a cancel, kojid stopping)
-        bounds it, to what is left of kojid's SIGINT→SIGTERM window."""
+        ``on_watching`` is called once this method's own cleanup covers the build (the
+        caller's guard, openshift/orphans.py, stands down). The task log is on the hub
+        before this returns: the final upload waits for a slow hub as long as the session
+        keeps trying; only a signal (a cancel, kojid stopping) bounds it, to what is left of
+        kojid's SIGINT→SIGTERM window."""
         signalled_at: Optional[float] = None
         self.uploader.start()
         self._announce()
         self.follower.start()
         try:
             try:
+                if on_watching is not None:
+                    on_watching()
                 started = self._wait_until_started()
                 self._note_node()
                 final = started if phase_of(started) in TERMINAL_PHASES else wait_for_build(

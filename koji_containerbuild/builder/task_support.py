@@ -22,11 +22,12 @@ from .. import config, options
 from ..faults import ContainerCancelled, ContainerError
 from ..openshift.client import OpenShiftClient
 from ..openshift.errors import OpenShiftError
+from ..openshift.orphans import BuildGuard
 from ..openshift.request import BuildRequestError
 from ..openshift.result import CANCELLED, FAILED, one_line
 from ..openshift.submit import SubmitError
 from . import labels, source
-from .monitor import BuildMonitor, BuildStuck, Outcome
+from .monitor import BuildMonitor, BuildStuck, Outcome, deferred_signals
 
 log = logging.getLogger("koji.plugin.containerbuild")
 
@@ -170,8 +171,18 @@ def serial_session(task: Any) -> SerialSession:
     return task.session
 
 
+def build_guard(task: Any, client: OpenShiftClient) -> BuildGuard:
+    """Cancels this task's new build on any failure before the monitor takes over; on a signal
+    only when the task was cancelled (kojid stopping leaves it for the re-run)."""
+    def should_cancel(exc: BaseException) -> bool:
+        if not isinstance(exc, (KeyboardInterrupt, SystemExit)):
+            return True
+        return not _task_still_open(task)
+    return BuildGuard(client, task.id, should_cancel=should_cancel, hold_signals=deferred_signals)
+
+
 def run_build(task: Any, client: OpenShiftClient, build: dict, *, demux: bool,
-              main_log: str) -> Outcome:
+              main_log: str, guard: Optional[BuildGuard] = None) -> Outcome:
     """Follow the submitted build to its end with logs streamed into the task output."""
     values = settings()
     outdir = os.path.join(task.workdir, "osbslogs")
@@ -183,7 +194,7 @@ def run_build(task: Any, client: OpenShiftClient, build: dict, *, demux: bool,
         upload_chunk_size=values["upload_chunk_size"],
         task_goes_on=lambda: _task_still_open(task),
     )
-    return monitor.run()
+    return monitor.run(on_watching=guard.hand_over if guard is not None else None)
 
 
 def _task_still_open(task: Any, timeout: float = 1.0) -> bool:

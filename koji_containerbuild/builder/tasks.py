@@ -79,20 +79,29 @@ def build_container(task: Any, src: Any, target: Any, opts: Any = None) -> dict[
             tags_from_yaml=files.tags_from_container_yaml,
             git_commit_depth=checkout.fetched.commit_depth,
             autorebuild_enabled=files.autorebuild,
+            autorebuild_add_timestamp_to_release=_add_timestamp_to_release(files),
             dockerfile_has_release_label=image["has_release_label"],
         )
         client = OpenShiftClient.from_instance(instance)
-        submission = submit_image_build(client, instance, params)
-        if submission.build is None:
-            log.info("skip_build: BuildConfig %s updated, no build started",
-                     submission.build_config)
-            return task_support.skipped_result()
-        if submission.reattached:
-            log.info("Re-attached to build %s of this task (the task was restarted)",
-                     submission.name)
-        outcome = task_support.run_build(task, client, submission.build, demux=True,
-                                         main_log=ORCHESTRATOR_LOG)
+        with task_support.build_guard(task, client) as guard:
+            submission = submit_image_build(client, instance, params, guard=guard)
+            if submission.build is None:
+                log.info("skip_build: BuildConfig %s updated, no build started",
+                         submission.build_config)
+                return task_support.skipped_result()
+            if submission.reattached:
+                log.info("Re-attached to build %s of this task (the task was restarted)",
+                         submission.name)
+            outcome = task_support.run_build(task, client, submission.build, demux=True,
+                                             main_log=ORCHESTRATOR_LOG, guard=guard)
         return task_support.task_result(task, outcome, submission.name)
+
+
+def _add_timestamp_to_release(files: repofiles.SourceFiles) -> bool:
+    """container.yaml ``autorebuild.add_timestamp_to_release`` (osbs-client: truthy lifts the
+    "release label must not be set" rule of autorebuild-enabled repositories)."""
+    section = (files.container_config or {}).get("autorebuild")
+    return bool(section.get("add_timestamp_to_release")) if isinstance(section, dict) else False
 
 
 def _task_context(task: Any, target: str, scratch: bool) -> tuple[dict, Any, int, dict]:
@@ -211,8 +220,9 @@ def build_source_container(task: Any, target: Any, opts: Any = None) -> dict[str
             userdata=opts.get("userdata"),
         )
         client = OpenShiftClient.from_instance(instance)
-        submission = submit_source_build(client, instance, params)
-        outcome = task_support.run_build(task, client, submission.build, demux=False,
-                                         main_log=ORCHESTRATOR_LOG)
+        with task_support.build_guard(task, client) as guard:
+            submission = submit_source_build(client, instance, params, guard=guard)
+            outcome = task_support.run_build(task, client, submission.build, demux=False,
+                                             main_log=ORCHESTRATOR_LOG, guard=guard)
         return task_support.task_result(task, outcome, submission.name)
 
