@@ -125,8 +125,9 @@ def main() -> None:
     with open(folder / "x86_64.log", "rb") as f:
         shipped = count_across(iter(lambda: f.read(1 << 20), b""))
     link = f"{args.rate:g} MB/s link" if args.rate else "direct"
-    link += f", {int(os.environ.get('CHUNK', 1 << 20)) >> 10} KiB chunks"
-    print(f"| task {task}, kojid->hub {link} | {emitted} | {sum(s for s, _ in got.values())} of "
+    chunks = f", {int(os.environ.get('CHUNK', 1 << 20)) >> 10} KiB chunks"
+    print(f"| task {task}, kojid->hub {link}{chunks} | {emitted} | "
+          f"{sum(s for s, _ in got.values())} of "
           f"{sum(s for s, _ in want.values())} ({'identical' if got == want else 'DIFFERENT'}) "
           f"| {lines - shipped} | {elapsed:.1f} s | {emitted / elapsed / 1e6:.1f} | "
           f"{cpu:.2f} s ({cpu / emitted * 1e8:.2f} s/100 MB) | {state} |", flush=True)
