@@ -282,22 +282,23 @@ def check_scm_url(src: Any) -> str:
         raise OptionsError("src", f"Invalid source URL: must be a string, got {_short(src)}")
     if len(src) > MAX_STRING:
         raise OptionsError("src", f"Invalid source URL: longer than {MAX_STRING} characters")
+    shown = _short(re.sub(r"(://[^/@:]*):[^/@]*@", r"\1:***@", src))  # never echo a password
     if _CONTROL.search(src):
         raise OptionsError(
-            "src", f"Invalid source URL {_short(src)}: whitespace or control characters"
+            "src", f"Invalid source URL {shown}: whitespace or control characters"
         )
     match = _SCM_URL.match(src)
     allowed = ", ".join(f"{s}://" for s in SCM_SCHEMES)
     if not match:
         raise OptionsError(
             "src",
-            f"Invalid source URL {_short(src)}: expected scheme://[user@]host/path[?query]#ref "
+            f"Invalid source URL {shown}: expected scheme://[user@]host/path[?query]#ref "
             f"with one of {allowed}",
         )
     if match.group("scheme") not in SCM_SCHEMES:
         raise OptionsError(
             "src",
-            f"Invalid source URL {_short(src)}: scheme {match.group('scheme')}:// is not "
+            f"Invalid source URL {shown}: scheme {match.group('scheme')}:// is not "
             f"allowed; use one of {allowed}",
         )
     return src

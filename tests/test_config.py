@@ -238,3 +238,10 @@ def test_upload_chunk_size_is_bytes_within_bounds(tmp_path):
         path.write_text(f"[tasks]\nupload_chunk_size = {bad}\n")
         with pytest.raises(config.ConfigError, match=r"upload_chunk_size: .* not a valid"):
             config.load_builder_settings(str(path))
+
+
+@pytest.mark.parametrize("line,verbose", [("", False), ("verbose = true\n", True),
+                                          ("verbose = 1\n", True), ("verbose = yes\n", False)])
+def test_general_verbose_follows_osbs_client_booleans(conf, home, line, verbose):
+    text = OSBS_CONF.replace("[general]\n", f"[general]\n{line}")
+    assert load_osbs_instance(path=conf(text), home=home).verbose is verbose

@@ -71,7 +71,8 @@ KOJID_OPTIONS: tuple[tuple[str, str, str], ...] = (
     ("allowed_scms_use_policy", "false", "Also ask the hub's `build_from_scm` policy (with "
      "`user_id`, `channel`, `scratch`, `build_tag`)."),
     ("allow_password_in_scm_url", "false", "Accept `user:password@` in the source URL; the "
-     "password is never written to logs."),
+     "password serves the builder's own fetch only: it is never logged or stored, and "
+     "OpenShift gets the URL without the user part."),
     ("topdir", "/mnt/koji", "Scratch builds: atomic-reactor leaves `metadata.json` under "
      "`<topdir>/work`; when that directory is visible on the builder the plugin copies it into "
      "the task output. `topurl` is not used for this."),
@@ -162,7 +163,9 @@ node selector; no `triggers`: no autorebuilds); a file that is absent means the 
 default, the shape osbs-client 1.10 shipped. The same path goes to atomic-reactor in
 USER_PARAMS, which reads `orchestrator_inner:6.json` and the customize file
 (`worker_customize.json`, osbs-client's name even for orchestrator builds) *inside the
-buildroot image*. Other `[general]` keys are accepted and ignored.
+buildroot image*. `verbose` (a boolean, default false) adds DEBUG lines, such as every
+OpenShift request with its answer's status, to the task's `osbs-client.log`, as it did with
+osbs-client. Other `[general]` keys are accepted and ignored.
 
 **Booleans** follow osbs-client: a number is true when it is not 0; otherwise only `true` (any
 case) is true. `yes` and `on` are **false**. An empty value counts as not set.

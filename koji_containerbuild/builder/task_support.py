@@ -68,34 +68,67 @@ def koji_faults() -> Iterator[None]:
         raise ContainerError(f"OpenShift error: {one_line(str(exc))}") from None
 
 
+class PluginLog:
+    """The task's ``osbs-client.log``: what the plugin and its library log while the task runs."""
+
+    # The plugin's logger, and the library's (``koji_containerbuild.*``: HTTP, watches, log
+    # streams), as upstream's file got the plugin's and osbs-client's own loggers.
+    LOGGERS = ("koji.plugin.containerbuild", "koji_containerbuild")
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.handler = logging.FileHandler(path, encoding="utf-8")
+        self.handler.setFormatter(logging.Formatter(
+            "%(asctime)s - %(process)d - %(name)s - %(levelname)s - %(message)s"))
+        self.handler.setLevel(logging.INFO)
+        self._levels: dict[str, int] = {}
+
+    def attach(self) -> None:
+        for name in self.LOGGERS:
+            logger = logging.getLogger(name)
+            self._levels[name] = logger.level
+            logger.addHandler(self.handler)
+            if logger.getEffectiveLevel() > logging.INFO:
+                logger.setLevel(logging.INFO)
+
+    def set_verbose(self, verbose: bool) -> None:
+        """osbs.conf ``[general] verbose``: DEBUG lines too (request by request), as
+        upstream set osbs-client's logger to DEBUG."""
+        if not verbose:
+            return
+        self.handler.setLevel(logging.DEBUG)
+        for name in self.LOGGERS:
+            logging.getLogger(name).setLevel(logging.DEBUG)
+        log.debug("osbs.conf verbose: DEBUG lines included")
+
+    def detach(self) -> None:
+        for name, level in self._levels.items():
+            logger = logging.getLogger(name)
+            logger.removeHandler(self.handler)
+            logger.setLevel(level)
+        self.handler.close()
+
+
 @contextlib.contextmanager
-def plugin_log(task: Any, outdir: str) -> Iterator[str]:
+def plugin_log(task: Any, outdir: str) -> Iterator[PluginLog]:
     """Mirror the plugin's log into the task output (osbs-client.log), for operators; the
     whole file is uploaded at the end, also when the task failed before any build."""
     os.makedirs(outdir, exist_ok=True)
-    path = os.path.join(outdir, PLUGIN_LOG)
-    handler = logging.FileHandler(path, encoding="utf-8")
-    handler.setFormatter(logging.Formatter("%(asctime)s - %(levelname)s - %(message)s"))
-    handler.setLevel(logging.INFO)
-    log.addHandler(handler)
-    previous = log.level
-    if log.getEffectiveLevel() > logging.INFO:
-        log.setLevel(logging.INFO)
+    plugin = PluginLog(os.path.join(outdir, PLUGIN_LOG))
+    plugin.attach()
     signalled = False
     try:
-        yield path
+        yield plugin
     except (KeyboardInterrupt, SystemExit):
         # a cancel or kojid stopping: the log uploader's last pass, bounded to kojid's
         # SIGINT→SIGTERM window, already took this file along with the build's logs
         signalled = True
         raise
     finally:
-        log.removeHandler(handler)
-        log.setLevel(previous)
-        handler.close()
+        plugin.detach()
         if not signalled:
             try:
-                task.uploadFile(path)
+                task.uploadFile(plugin.path)
             except (koji.GenericError, OSError) as exc:
                 # e.g. a cancelled task: the hub no longer takes its uploads
                 log.warning("Could not upload %s: %s", PLUGIN_LOG, exc)
