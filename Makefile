@@ -82,6 +82,7 @@ clean:
 # Fault-injection suite (issue 8) at full size; the test suite runs it small.
 chaos: $(STAMP)
 	CHAOS_BUILDS=$${CHAOS_BUILDS:-100} CHAOS_HUB_OUTAGE=$${CHAOS_HUB_OUTAGE:-30} \
+	CHAOS_HUB_DELAY=$${CHAOS_HUB_DELAY:-2} CHAOS_SLOW_HUB_LOG_MB=$${CHAOS_SLOW_HUB_LOG_MB:-16} \
 	$(BIN)/python -m pytest -q -m chaos -p no:cacheprovider tests/chaos
 
 # Benchmarks with same-run baselines (bench/README.md); BENCH_* env vars shrink them.

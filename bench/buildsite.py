@@ -83,10 +83,14 @@ class Site:
         return session
 
     def hub_outage(self, seconds: float) -> None:
-        """Stop the hub, wait, and start a new one on the same port and state directory."""
+        """Stop the hub, wait, and start a new one on the same port and state directory
+        (as slow as the old one: ``call_delay`` and ``upload_rate`` carry over)."""
+        delay, rate = self.hub.call_delay, self.hub.upload_rate
         self.hub.stop()
         time.sleep(seconds)
-        self.hub = SandboxHub(self.hub_dir, listen=("127.0.0.1", self.hub_port)).start()
+        hub = SandboxHub(self.hub_dir, listen=("127.0.0.1", self.hub_port))
+        hub.call_delay, hub.upload_rate = delay, rate
+        self.hub = hub.start()
 
     # -- builds ----------------------------------------------------------------------------
     def source(self, scenario: str) -> str:

@@ -27,6 +27,8 @@ from typing import Callable, Optional
 import requests
 from buildsite import STATES, TOKEN, Site, percentile, wait_for
 from follow_costs import bench_idle, bench_reconnect
+from demux_hostile import bench_hostile
+from log_upload import bench_upload
 from openshift_faults import build_json
 from presubmit_repo import history_repo
 
@@ -329,8 +331,8 @@ def bench_cancel(site: Site, table: Table, ids: list[int]) -> None:
 
 
 BENCHES = {"latency": bench_latency, "throughput": bench_throughput,
-           "presubmit": bench_presubmit, "scale": bench_scale_and_cancel,
-           "idle": bench_idle, "reconnect": bench_reconnect}
+           "upload": bench_upload, "hostile": bench_hostile, "presubmit": bench_presubmit,
+           "scale": bench_scale_and_cancel, "idle": bench_idle, "reconnect": bench_reconnect}
 
 
 def main(argv: Optional[list[str]] = None) -> int:

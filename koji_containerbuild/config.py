@@ -287,6 +287,13 @@ def _text(value: str) -> str:
     return value.strip()
 
 
+def _chunk_bytes(value: str) -> int:
+    size = int(value.strip())
+    if not 65536 <= size <= 64 << 20:
+        raise ValueError("outside 65536..67108864")
+    return size
+
+
 HUB_SETTINGS: tuple[Setting, ...] = (
     Setting("permissions", "build_permission", "", _text,
             "Koji permission a user needs to submit container builds; empty lets any "
@@ -308,6 +315,10 @@ BUILDER_SETTINGS: tuple[Setting, ...] = (
             "task fails."),
     Setting("tasks", "upload_interval", 0.2, _float,
             "Upper bound in seconds between a log line arriving and its upload to the hub."),
+    Setting("tasks", "upload_chunk_size", 1 << 20, _chunk_bytes,
+            "Bytes of log per upload call (rawUpload), as koji's own uploads (1 MiB). The hub "
+            "takes larger chunks (4194304 needs a quarter of the calls, a busy hub's main "
+            "cost) unless something in front of it limits request bodies."),
     Setting("allowlists", "yum_repo_hosts", (), _words,
             "Hosts that yum_repourls may point to (space or comma separated); empty allows any."),
     Setting("allowlists", "parent_registries", (), _words,

@@ -229,6 +229,17 @@ def test_builder_settings_refuse_unknown_keys_and_bad_values(tmp_path, text, mes
         config.load_builder_settings(str(path))
 
 
+def test_upload_chunk_size_is_bytes_within_bounds(tmp_path):
+    path = tmp_path / "builder_containerbuild.conf"
+    path.write_text("[tasks]\nupload_chunk_size = 4194304\n")
+    assert config.load_builder_settings(str(path))["upload_chunk_size"] == 4 << 20
+    assert config.load_builder_settings(str(tmp_path / "absent"))["upload_chunk_size"] == 1 << 20
+    for bad in ("100", "1e6", "134217728"):
+        path.write_text(f"[tasks]\nupload_chunk_size = {bad}\n")
+        with pytest.raises(config.ConfigError, match=r"upload_chunk_size: .* not a valid"):
+            config.load_builder_settings(str(path))
+
+
 @pytest.mark.parametrize("line,verbose", [("", False), ("verbose = true\n", True),
                                           ("verbose = 1\n", True), ("verbose = yes\n", False)])
 def test_general_verbose_follows_osbs_client_booleans(conf, home, line, verbose):

@@ -12,6 +12,7 @@ import contextlib
 import logging
 import signal
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
@@ -29,7 +30,13 @@ RUNNING_OR_DONE = RUNNING_PHASES | TERMINAL_PHASES
 # After the build ends its log stream closes by itself; this bounds a stream that does not.
 LOG_DRAIN_SECONDS = 60.0
 CANCEL_SECONDS = 1.0
-FINAL_UPLOAD_SECONDS = 1.5
+# Most bytes one read of the log stream hands the demuxer: a read returns what has arrived,
+# so this costs no latency, and 64 KiB takes a fifth less CPU per MB than 16 KiB.
+LOG_READ_BYTES = 1 << 16
+# kojid sends SIGINT, then SIGTERM 3 s later (koji/daemon.py cleanupTask: _killChildren with
+# pause=3.0); after a signal, cancelling the build and the last upload share that window.
+KOJID_SIGTERM_AFTER = 3.0
+SIGNAL_UPLOAD_UNTIL = KOJID_SIGTERM_AFTER - 0.4
 
 
 class BuildStuck(Exception):
@@ -46,6 +53,8 @@ class Outcome:
     log_error: Optional[BaseException] = None
     log_files: dict[str, str] = field(default_factory=dict)
     diagnosis: Optional[str] = None
+    # Set when the final upload could not put every byte on the hub: what is missing.
+    upload_incomplete: Optional[str] = None
 
 
 @contextlib.contextmanager
@@ -81,6 +90,7 @@ class BuildMonitor:
         metadata_root: Optional[str] = None,
         pending_timeout: float = 3600.0,
         upload_interval: float = 0.15,
+        upload_chunk_size: Optional[int] = None,
         uploader_factory: Optional[Callable[..., TaskLogUploader]] = None,
         task_goes_on: Optional[Callable[[], bool]] = None,
     ) -> None:
@@ -94,12 +104,14 @@ class BuildMonitor:
         self.cancel = CancelEvent()  # set() also closes the follower's open streams
         make_uploader = uploader_factory or TaskLogUploader
         self.uploader = make_uploader(upload_session, outdir, upload_path,
-                                      min_interval=upload_interval)
+                                      min_interval=upload_interval,
+                                      chunk_size=upload_chunk_size)
         self.demux = LogDemux(outdir, demux=demux, main_log=main_log,
-                              metadata_root=metadata_root, on_data=self.uploader.notify)
+                              metadata_root=metadata_root, on_data=self.uploader.notify,
+                              logger=log)
         self.follower = LogFollower(
             lambda: follow_build_log(self.client, self.name, cancel=self.cancel,
-                                     logger=log),
+                                     logger=log, chunk_size=LOG_READ_BYTES),
             self.demux, cancel=self.cancel, logger=log,
         )
         self.node: Optional[str] = None
@@ -109,33 +121,65 @@ class BuildMonitor:
         """Stream and wait until the build ends; cancel it if anything stops us early.
 
         ``on_watching`` is called once this method's own cleanup covers the build (the
-        caller's guard, openshift/orphans.py, stands down)."""
-        finished = False
+        caller's guard, openshift/orphans.py, stands down). The task log is on the hub
+        before this returns: the final upload waits for a slow hub as long as the session
+        keeps trying; only a signal (a cancel, kojid stopping) bounds it, to what is left of
+        kojid's SIGINT→SIGTERM window."""
+        signalled_at: Optional[float] = None
         self.uploader.start()
         self._announce()
         self.follower.start()
         try:
-            if on_watching is not None:
-                on_watching()
-            started = self._wait_until_started()
-            self._note_node()
-            final = started if phase_of(started) in TERMINAL_PHASES else wait_for_build(
-                self.client, self.name, TERMINAL_PHASES)
-            finished = True
-            return self._outcome(final)
-        except BaseException as exc:
-            if not finished:
+            try:
+                if on_watching is not None:
+                    on_watching()
+                started = self._wait_until_started()
+                self._note_node()
+                final = started if phase_of(started) in TERMINAL_PHASES else wait_for_build(
+                    self.client, self.name, TERMINAL_PHASES)
+                outcome = self._outcome(final)
+            except BaseException as exc:
+                if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+                    signalled_at = time.monotonic()
                 with deferred_signals():
                     if self._should_cancel(exc):
                         self.cancel_build()
                     else:
                         log.info("Leaving OpenShift build %s running: the task will be run "
                                  "again and re-attach to it", self.name)
-            raise
+                raise
         finally:
             self.follower.stop()
-            self.uploader.final_upload(timeout=FINAL_UPLOAD_SECONDS)
+            missing = self._final_upload(signalled_at)
             self.uploader.close()
+        outcome.upload_incomplete = missing
+        return outcome
+
+    def _final_upload(self, signalled_at: Optional[float]) -> Optional[str]:
+        """Put the rest of the log on the hub; None when complete, else what is missing."""
+        timeout = None
+        if signalled_at is not None:
+            timeout = max(0.0, signalled_at + SIGNAL_UPLOAD_UNTIL - time.monotonic())
+        try:
+            complete = self.uploader.final_upload(timeout=timeout)
+        except (KeyboardInterrupt, SystemExit):
+            # cancelled, or kojid stopping, while a slow hub takes the log: what kojid's
+            # window still allows, then go (the next signal is SIGTERM, then SIGKILL); a
+            # second signal on a bounded upload ends it at once
+            if signalled_at is None:
+                self.uploader.limit(SIGNAL_UPLOAD_UNTIL)
+                try:
+                    self.uploader.wait_final(SIGNAL_UPLOAD_UNTIL)
+                finally:
+                    log.error("Task log upload stopped by a signal; not on the hub: %s",
+                              self.uploader.describe_incomplete() or "nothing")
+            raise
+        if complete:
+            return None
+        missing = self.uploader.describe_incomplete() or "the last bytes written"
+        log.error("The task log is incomplete on the hub (%s): %s",
+                  self.uploader.final_error, missing)
+        return missing
 
     def _should_cancel(self, exc: BaseException) -> bool:
         """Cancel on every failure, and on a signal unless the task itself lives on.

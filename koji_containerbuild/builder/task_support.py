@@ -118,18 +118,25 @@ def plugin_log(task: Any, outdir: str) -> Iterator[PluginLog]:
     os.makedirs(outdir, exist_ok=True)
     plugin = PluginLog(os.path.join(outdir, PLUGIN_LOG))
     plugin.attach()
+    signalled = False
     try:
         yield plugin
+    except (KeyboardInterrupt, SystemExit):
+        # a cancel or kojid stopping: the log uploader's last pass, bounded to kojid's
+        # SIGINT→SIGTERM window, already took this file along with the build's logs
+        signalled = True
+        raise
     except Exception as exc:
         log.error("Task failed: %s", one_line(str(exc)) or type(exc).__name__)
         raise
     finally:
         plugin.detach()
-        try:
-            task.uploadFile(plugin.path)
-        except (koji.GenericError, OSError) as exc:
-            # e.g. a cancelled task: the hub no longer takes its uploads
-            log.warning("Could not upload %s: %s", PLUGIN_LOG, exc)
+        if not signalled:
+            try:
+                task.uploadFile(plugin.path)
+            except (koji.GenericError, OSError) as exc:
+                # e.g. a cancelled task: the hub no longer takes its uploads
+                log.warning("Could not upload %s: %s", PLUGIN_LOG, exc)
 
 
 def owner_name(task: Any) -> str:
@@ -143,6 +150,63 @@ def channel_name(task: Any) -> Optional[str]:
         return None
     channel = task.session.getChannel(channel_id)
     return channel["name"] if channel else None
+
+
+class SerialSession:
+    """The task's ``koji.ClientSession`` with one call at a time.
+
+    A ClientSession is not thread-safe (one ``requests`` session, one call counter that the
+    hub checks), yet the log uploader, the task-state check and the main thread all talk to
+    the hub during a build. Every call through this proxy, including nested ones
+    (``host.getTaskInfo``) and the session's own helpers (``uploadWrapper``), holds one lock;
+    plain attributes (``opts``, ``logged_in``) are the session's own.
+    """
+
+    def __init__(self, session: Any) -> None:
+        self._session = session
+        self._lock = threading.RLock()
+
+    @property
+    def wrapped(self) -> Any:
+        return self._session
+
+    def __getattr__(self, name: str) -> Any:
+        target = getattr(self._session, name)
+        if target is None or isinstance(target, _PLAIN_DATA):
+            return target
+        return _Serialised(self._lock, target)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name.startswith("_"):
+            object.__setattr__(self, name, value)
+        else:
+            setattr(self._session, name, value)
+
+
+_PLAIN_DATA = (bool, int, float, str, bytes, dict, list, tuple, set)
+
+
+class _Serialised:
+    __slots__ = ("_lock", "_target")
+
+    def __init__(self, lock: Any, target: Any) -> None:
+        self._lock = lock
+        self._target = target
+
+    def __getattr__(self, name: str) -> Any:
+        return _Serialised(self._lock, getattr(self._target, name))
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        with self._lock:
+            return self._target(*args, **kwargs)
+
+
+def serial_session(task: Any) -> SerialSession:
+    """The task's session behind one lock, installed as ``task.session`` for the task's
+    remaining calls too (kojid's own ``closeTask`` uses its session, not this one)."""
+    if not isinstance(task.session, SerialSession):
+        task.session = SerialSession(task.session)
+    return task.session
 
 
 def build_guard(task: Any, client: OpenShiftClient) -> BuildGuard:
@@ -161,10 +225,11 @@ def run_build(task: Any, client: OpenShiftClient, build: dict, *, demux: bool,
     values = settings()
     outdir = os.path.join(task.workdir, "osbslogs")
     monitor = BuildMonitor(
-        client, build, outdir=outdir, upload_session=task.session,
+        client, build, outdir=outdir, upload_session=serial_session(task),
         upload_path=task.getUploadDir(), demux=demux, main_log=main_log,
         metadata_root=_metadata_root(task), pending_timeout=values["pending_timeout"],
         upload_interval=values["upload_interval"],
+        upload_chunk_size=values["upload_chunk_size"],
         task_goes_on=lambda: _task_still_open(task),
     )
     return monitor.run(on_watching=guard.hand_over if guard is not None else None)
@@ -205,6 +270,7 @@ def _metadata_root(task: Any) -> Optional[str]:
 def task_result(task: Any, outcome: Outcome, build_name: str) -> dict[str, Any]:
     """The task result of a finished build, or the fault that says how it ended (§1.12)."""
     result = outcome.result
+    missing = outcome.upload_incomplete
     if result.phase == CANCELLED:
         try:
             task.session.cancelTask(task.id)
@@ -214,11 +280,16 @@ def task_result(task: Any, outcome: Outcome, build_name: str) -> dict[str, Any]:
         raise ContainerCancelled("Image build was cancelled by OSBS.")
     if result.phase == FAILED:
         message = outcome.diagnosis or result.error_message()
-        if message:
-            raise ContainerError(
-                f"Image build failed. {one_line(message).rstrip('.')}. "
-                f"OSBS build id: {build_name}")
-        raise ContainerError(f"Image build failed. OSBS build id: {build_name}")
+        text = (f"Image build failed. {one_line(message).rstrip('.')}. "
+                f"OSBS build id: {build_name}" if message
+                else f"Image build failed. OSBS build id: {build_name}")
+        if missing:
+            text += f". The task log is incomplete on the hub: {missing}"
+        raise ContainerError(text)
+    if missing:
+        raise ContainerError(
+            f"Image build {build_name} succeeded but its log could not be uploaded whole; "
+            f"incomplete on the hub: {missing}")
     if outcome.log_error is not None:
         raise ContainerError(
             f"Image build {build_name} succeeded but its log could not be followed to the "

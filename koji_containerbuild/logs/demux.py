@@ -7,29 +7,48 @@ and uploading the files live elsewhere (``follow.py``, ``upload.py``).
 
 Bytes stay bytes: lines are split on ``\\n`` only and written back untouched, so invalid
 UTF-8, ``\\r`` and odd whitespace in a build log survive exactly.
+
+Build output is untrusted, so every step costs linear time whatever a line holds (no
+backtracking regex), memory is bounded (a line longer than ``max_line_bytes`` is routed by
+its first ``max_line_bytes`` and then streamed into its file in pieces cut at UTF-8
+boundaries, never broken or moved to another file), at most ``MAX_PLATFORM_FILES`` platform
+files are opened, the task's own file names cannot be taken by a platform, and user warnings
+are reduced to text XML-RPC can carry.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-import posixpath
 import re
-import shutil
 from itertools import compress
 from operator import itemgetter
 from typing import BinaryIO, Callable, Optional
+
+from .records import (
+    MAX_USER_WARNING_BYTES,
+    MAX_USER_WARNINGS,
+    USER_WARNING_MARK,
+    UserWarnings,
+    copy_metadata,
+    user_warning_message,
+)
 
 ORCHESTRATOR_LOG = "orchestrator.log"
 COMBINED_LOG = "openshift-incremental.log"
 USER_WARNINGS_LOG = "user_warnings.log"
 METADATA_TAG = "_metadata_"
+# Every file the task writes into its output besides the platform logs: tasks.CHECKOUT_LOG,
+# task_support.PLUGIN_LOG, the demuxer's own files and the JSON files. A `platform:` field
+# that would name one of them keeps its line whole in the main log instead.
+RESERVED_NAMES = frozenset({
+    "osbs-client.log", "checkout-for-labels.log", ORCHESTRATOR_LOG, COMBINED_LOG,
+    USER_WARNINGS_LOG, "metadata.json", "build_annotations.json"})
+# Real builds have a handful of platforms; a log naming more is hostile or broken.
+MAX_PLATFORM_FILES = 64
 
 # A worker platform becomes a file name, so it may never be a path, hidden, or absurdly long.
 _PLATFORM_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
-# Basename of the file a `_metadata_` line points at (atomic-reactor writes metadata.json).
-_METADATA_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}\.json")
 
 # `<date> <time> platform:<p> - <name> - <level> - <message>` (ArchFormatter). Fields are
 # whitespace separated; exactly one separator after the 8th field belongs to the prefix, the
@@ -57,9 +76,20 @@ _WHOLE_PARTS = itemgetter(0, 4)
 _MAX_BLOCK_PLATFORMS = 16
 # Any platform tag other than the orchestrator's own `platform:-` (cheap block pre-check).
 _MAYBE_WORKER = re.compile(rb"platform:(?!-\s)")
-# USER_WARNING records carry JSON: `... - USER_WARNING - {"message": "..."}` (KCB 0.12).
-_USER_WARNING_MARK = b" - USER_WARNING - {"
-_USER_WARNING = re.compile(rb".+ - USER_WARNING - (\{.*\})\r?")
+
+
+def _utf8_cut(data: bytes) -> int:
+    """Length of the longest prefix of ``data`` that does not end inside a UTF-8 sequence
+    (invalid bytes count as whole characters); at most 3 bytes are held back."""
+    n = len(data)
+    for back in range(1, min(4, n) + 1):
+        byte = data[n - back]
+        if byte < 0x80:
+            return n
+        if byte >= 0xC0:                         # a lead byte: is its sequence complete?
+            need = 2 if byte < 0xE0 else 3 if byte < 0xF0 else 4
+            return n if back >= need else n - back
+    return n
 
 
 def _unwrap(match: re.Match[bytes], line: bytes) -> bytes:
@@ -120,14 +150,23 @@ class LogDemux:
         self._max_line = max_line_bytes
         self._log = logger or logging.getLogger(__name__)
         # A worker platform may not take over one of our own files.
-        self._reserved = {main_log[:-4], USER_WARNINGS_LOG[:-4], ORCHESTRATOR_LOG[:-4]}
+        self._reserved = RESERVED_NAMES | {main_log}
         self._pending: list[bytes] = []     # the unterminated line, in pieces
         self._pending_size = 0
+        # A line longer than max_line_bytes being streamed: its file, and the bytes of an
+        # unfinished UTF-8 sequence held back from the last piece.
+        self._long_file: Optional[str] = None
+        self._long_held = b""
+        self._long_skip = 0
+        self._long_inner = b""
         self._files: dict[str, BinaryIO] = {}
         self._platform_files: dict[bytes, str] = {}
-        self._warning_set: set[str] = set()
+        self._granted: set[str] = set()     # platforms that have their own file
+        self._refused_platforms = 0
+        self._warnings = UserWarnings()
+        self._warnings_full = False
         self._closed = False
-        self.user_warnings: list[str] = []
+        self.user_warnings: list[str] = self._warnings.messages
         self.metadata_files: list[str] = []
         self.problems: list[str] = []
         self.lines = 0
@@ -146,22 +185,32 @@ class LogDemux:
         if not chunk:
             return
         self.bytes_in += len(chunk)
+        if self._long_file is not None:
+            end = chunk.find(b"\n") + 1
+            if end == 0:
+                self._stream_long(chunk)
+                return
+            self._stream_long(chunk[:end], last=True)
+            chunk = chunk[end:]
+            if not chunk:
+                return
         cut = chunk.rfind(b"\n") + 1
         if cut == 0:
             # No line ends here: keep the piece (a list, so a long line costs no re-copying).
             self._pending.append(chunk)
             self._pending_size += len(chunk)
             if self._pending_size > self._max_line:
-                # A "line" this long is not a log line; break it rather than hold it in memory.
-                self._write_block(self._take_pending() + b"\n")
+                self._start_long()
             return
         head = chunk[:cut] if cut < len(chunk) else chunk
         if self._pending:
             head = self._take_pending() + head
-        self._write_block(head)
+        self._write_complete(head)
         if cut < len(chunk):
             self._pending.append(chunk[cut:])
             self._pending_size = len(chunk) - cut
+            if self._pending_size > self._max_line:
+                self._start_long()
 
     def _take_pending(self) -> bytes:
         data = b"".join(self._pending)
@@ -174,12 +223,81 @@ class LogDemux:
         if self._closed:
             return
         try:
-            if self._pending:
-                self._write_block(self._take_pending() + b"\n")
+            if self._long_file is not None:
+                self._stream_long(b"\n", last=True)
+            elif self._pending:
+                self._write_complete(self._take_pending() + b"\n")
         finally:
             self._closed = True
             for handle in self._files.values():
                 handle.close()
+
+    # -- lines longer than max_line_bytes ---------------------------------------------------
+
+    def _write_complete(self, block: bytes) -> None:
+        """Write complete lines; those longer than ``max_line_bytes`` take the long-line
+        rule, exactly as if they had arrived in pieces (found with one C-level ``rfind``
+        per ``max_line_bytes`` of input, not per line)."""
+        limit = self._max_line
+        if len(block) <= limit:
+            self._write_block(block)
+            return
+        pos = done = 0
+        size = len(block)
+        while pos < size:
+            newline = block.rfind(b"\n", pos, pos + limit + 1)
+            if newline >= 0:
+                pos = newline + 1
+                continue
+            end = block.index(b"\n", pos) + 1        # the block ends with a newline
+            if done < pos:
+                self._write_block(block[done:pos])
+            line = block[pos:end]
+            self._route_long(line)
+            self._stream_long(line[self._long_skip:], last=True, first=True)
+            pos = done = end
+        if done < size:
+            self._write_block(block[done:] if done else block)
+
+    def _start_long(self) -> None:
+        """The unterminated line outgrew ``max_line_bytes``: route it, write what we have."""
+        data = self._take_pending()
+        self._route_long(data)
+        self._stream_long(data[self._long_skip:], first=True)
+
+    def _route_long(self, line: bytes) -> None:
+        """Choose the file of a long line from its first ``max_line_bytes`` (the platform
+        prefix is there in any real log): its platform file, with the prefix stripped as
+        for any line, or the main log with the line whole. Long USER_WARNING and
+        ``_metadata_`` lines are not taken out: they stay in the log."""
+        head = line[:self._max_line]
+        match = _WRAPPED.match(head) if self._demux else None
+        self._long_file, self._long_skip, self._long_inner = self._main_log, 0, b""
+        if match is None or match[1] == b"-":
+            return
+        name = self._platform_files.get(match[1])
+        if name is None:
+            name = self._platform_file(match[1])
+        if name and name != METADATA_TAG:
+            self._long_file, self._long_skip = name, match.end()
+            if match[2]:
+                self._long_inner = match[2] + b" " + match[3] + b" "
+
+    def _stream_long(self, piece: bytes, *, last: bool = False, first: bool = False) -> None:
+        """Append a piece of the long line to its file, cut at a UTF-8 boundary (a reader
+        of the growing file never sees half a character); ``last`` ends the line."""
+        if first and self._long_inner:
+            piece = self._long_inner + piece
+        data = self._long_held + piece if self._long_held else piece
+        keep = len(data) if last else _utf8_cut(data)
+        self._long_held = data[keep:]
+        if keep:
+            self._append(self._long_file, data[:keep] if keep < len(data) else data)
+        if last:
+            self._long_file = None
+            self.lines += 1
+        if self._on_data is not None:
+            self._on_data()
 
     def __enter__(self) -> LogDemux:
         return self
@@ -189,7 +307,7 @@ class LogDemux:
 
     def _write_block(self, block: bytes) -> None:
         """Write complete lines (``block`` ends with a newline) where they belong."""
-        if (not (self._collect_user_warnings and _USER_WARNING_MARK in block)
+        if (not (self._collect_user_warnings and USER_WARNING_MARK in block)
                 and not (self._demux and _MAYBE_WORKER.search(block))):
             # Nothing to route or take out (the common case without demux, and chunks of
             # orchestrator lines): one write, no per-line work.
@@ -198,7 +316,7 @@ class LogDemux:
             if self._on_data is not None:
                 self._on_data()
             return
-        if not (self._demux and not (self._collect_user_warnings and _USER_WARNING_MARK in block)
+        if not (self._demux and not (self._collect_user_warnings and USER_WARNING_MARK in block)
                 and self._write_routed_block(block)):
             lines = block.split(b"\n")
             lines.pop()
@@ -253,7 +371,7 @@ class LogDemux:
         for line in lines:
             wrapped = match(line) if match is not None else None
             if wrapped is None or wrapped[1] == b"-":
-                if not (warnings and _USER_WARNING_MARK in line
+                if not (warnings and USER_WARNING_MARK in line
                         and self._take_user_warning(line)):
                     main.append(line)
                 continue
@@ -263,7 +381,7 @@ class LogDemux:
                 name = self._platform_file(wrapped[1])
             if name == METADATA_TAG:
                 self._copy_metadata(text)
-            elif warnings and _USER_WARNING_MARK in text and self._take_user_warning(text):
+            elif warnings and USER_WARNING_MARK in text and self._take_user_warning(text):
                 pass
             elif not name:
                 main.append(line)        # not a usable platform name: keep the line whole
@@ -283,12 +401,23 @@ class LogDemux:
 
     def _platform_file(self, raw: bytes) -> str:
         """File name for a platform field: METADATA_TAG itself, '' when the name is unsafe
-        (a path, hidden, one of our own files), else ``<platform>.log``; cached."""
+        (a path, hidden, one of the task's own files) or one platform too many, else
+        ``<platform>.log``; cached."""
         platform = raw.decode("utf-8", "surrogateescape")
         if platform == METADATA_TAG:
             name = METADATA_TAG
-        elif _PLATFORM_NAME.fullmatch(platform) and platform not in self._reserved:
+        elif _PLATFORM_NAME.fullmatch(platform) and platform + ".log" not in self._reserved:
             name = platform + ".log"
+            if name not in self._granted:
+                if len(self._granted) >= MAX_PLATFORM_FILES:
+                    self._refused_platforms += 1
+                    if self._refused_platforms == 1:
+                        self._problem(f"the build log names more than {MAX_PLATFORM_FILES} "
+                                      f"platforms; lines of further platforms (first: "
+                                      f"{platform!r}) stay whole in {self._main_log}")
+                    name = ""
+                else:
+                    self._granted.add(name)
         else:
             name = ""
         if len(self._platform_files) < 256:
@@ -305,52 +434,28 @@ class LogDemux:
 
     def _take_user_warning(self, text: bytes) -> bool:
         """Collect a USER_WARNING record; False (the line stays in its log) when the
-        record is malformed, so nothing a build printed is ever dropped silently."""
-        match = _USER_WARNING.fullmatch(text)
-        if match is None:
+        record is malformed, or one too many, so nothing a build printed is ever dropped
+        silently (``records.py``)."""
+        message = user_warning_message(text)
+        if message is None:
             return False
-        try:
-            message = json.loads(match.group(1).decode("utf-8"))["message"]
-        except (UnicodeDecodeError, ValueError, TypeError, KeyError):
+        added = self._warnings.add(message)
+        if added is None:
+            if not self._warnings_full:
+                self._warnings_full = True
+                self._problem(f"more user warnings than the task result takes "
+                              f"({MAX_USER_WARNINGS}, {MAX_USER_WARNING_BYTES} bytes); "
+                              "the rest stay in the log")
             return False
-        if not isinstance(message, str):
-            return False
-        if message not in self._warning_set:
-            self._warning_set.add(message)
-            self.user_warnings.append(message)
-            self._append(USER_WARNINGS_LOG,
-                         message.encode("utf-8", "backslashreplace") + b"\n")
+        if added:
+            self._append(USER_WARNINGS_LOG, message.encode("utf-8") + b"\n")
         return True
 
     def _copy_metadata(self, text: bytes) -> None:
-        """Copy the file a scratch build's `_metadata_` line names (a path relative to
-        Koji's work dir, last token of the line) into ``outdir`` so it is uploaded with the
-        task output — the hub's own copy is not reachable from kojiweb (regression #16)."""
-        tokens = text.split()
-        relpath = tokens[-1].decode("utf-8", "surrogateescape") if tokens else ""
-        name = posixpath.basename(relpath)
-        if self._metadata_root is None:
-            self._problem(f"metadata file {relpath!r} not copied: "
-                          "no Koji work directory configured")
-            return
-        if (not relpath or posixpath.isabs(relpath)
-                or not _METADATA_NAME.fullmatch(name)):
-            self._problem(f"metadata file {relpath!r} not copied: not a relative *.json path")
-            return
-        root = os.path.realpath(self._metadata_root)
-        source = os.path.realpath(os.path.join(root, relpath))
-        if not source.startswith(root + os.sep):
-            self._problem(f"metadata file {relpath!r} not copied: "
-                          "outside the Koji work directory")
-            return
-        partial = os.path.join(self.outdir, "." + name + ".part")
-        try:
-            shutil.copyfile(source, partial)
-            os.replace(partial, os.path.join(self.outdir, name))
-        except OSError as exc:
-            self._problem(f"metadata file {relpath!r} not copied: {exc}")
-            return
-        if name not in self.metadata_files:
+        name, problem = copy_metadata(text, self._metadata_root, self.outdir, RESERVED_NAMES)
+        if problem:
+            self._problem(problem)
+        elif name not in self.metadata_files:
             self.metadata_files.append(name)
 
     def _problem(self, message: str) -> None:

@@ -232,13 +232,13 @@ def test_files_are_appended_not_truncated(tmp_path):
     assert (tmp_path / "orchestrator.log").read_bytes() == b"earlier\nlater\n"
 
 
-def test_overlong_line_is_broken_instead_of_buffered(tmp_path):
+def test_overlong_line_is_streamed_whole_instead_of_buffered(tmp_path):
     demux = LogDemux(str(tmp_path), max_line_bytes=100)
     demux.feed(b"a" * 150)
-    assert (tmp_path / "orchestrator.log").read_bytes() == b"a" * 150 + b"\n"
-    demux.feed(b"b\n")
+    assert (tmp_path / "orchestrator.log").read_bytes() == b"a" * 150   # on disk, not held
+    demux.feed(b"b\nc\n")
     demux.close()
-    assert (tmp_path / "orchestrator.log").read_bytes() == b"a" * 150 + b"\nb\n"
+    assert (tmp_path / "orchestrator.log").read_bytes() == b"a" * 150 + b"b\nc\n"
 
 
 def test_combined_mode_keeps_lines_verbatim_under_the_given_name(tmp_path):

@@ -38,15 +38,10 @@ class FakeHub:
             self.calls.append((name, offset, bytes(chunk)))
             self.changed.notify_all()
 
-    def upload(self, session, fname, fd, path, retries=5, logger=None):
-        """Same contract as koji.daemon.incremental_upload: fd.tell() to EOF, 64 KiB chunks."""
-        assert path == UPLOAD_PATH and "b" in fd.mode
-        while True:
-            offset = fd.tell()
-            chunk = fd.read(65536)
-            if not chunk:
-                return
-            self.raw_upload(fname, offset, chunk)
+    def upload(self, session, name, path, offset, chunk):
+        """The uploader's chunk sender: one call per chunk, raises when not stored."""
+        assert path == UPLOAD_PATH and isinstance(chunk, bytes)
+        self.raw_upload(name, offset, chunk)
 
     def wait_for(self, name: str, content: bytes, timeout: float = 2.0) -> bool:
         deadline = time.monotonic() + timeout
@@ -84,6 +79,7 @@ def hub():
 
 def make(hub, outdir, **kwargs) -> TaskLogUploader:
     kwargs.setdefault("upload", hub.upload)
+    kwargs.setdefault("chunk_size", 65536)
     kwargs.setdefault("retry_initial", 0.01)
     return TaskLogUploader(None, str(outdir), UPLOAD_PATH, **kwargs)
 
@@ -162,13 +158,15 @@ def test_hub_failure_mid_file_keeps_offsets_and_recovers_exactly(hub, tmp_path):
     uploader = make(hub, tmp_path)
     hub.fail = lambda name, offset, chunk: offset >= 2 * 65536   # third chunk on: down
     assert not uploader.upload_pending()
-    assert uploader.uploaded() == {"orchestrator.log": 0}        # nothing confirmed
-    assert len(hub.files["orchestrator.log"]) == 2 * 65536       # hub got part of it
+    # the two chunks the hub stored are confirmed: a retry starts at the failed one
+    assert uploader.uploaded() == {"orchestrator.log": 2 * 65536}
+    assert len(hub.files["orchestrator.log"]) == 2 * 65536
     append(tmp_path / "orchestrator.log", b"more\n")
     assert not uploader.upload_pending()
     hub.fail = None
     assert uploader.upload_pending()
     assert hub.content() == {"orchestrator.log": data + b"more\n"}
+    assert [offset for _name, offset, _chunk in hub.calls] == [0, 65536, 131072, 196608, 262144]
 
 
 def test_real_koji_upload_when_the_hub_raises(hub, tmp_path):
@@ -341,17 +339,154 @@ class _RawHub:
         return {"size": len(chunk), "hexdigest": adler32_constructor(stored).hexdigest()}
 
 
-def test_fast_upload_sends_large_chunks_and_raises_on_a_checksum_mismatch(tmp_path):
-    from koji_containerbuild.logs.upload import FAST_CHUNK, _koji_incremental_upload
+def test_fast_upload_sends_large_chunks_and_resends_a_chunk_stored_wrongly(tmp_path):
+    from koji_containerbuild.logs.upload import FAST_CHUNK
 
-    data = os.urandom(3 * FAST_CHUNK + 123)
-    path = tmp_path / "x86_64.log"
-    path.write_bytes(data)
+    data = bytes(range(256)) * (3 * FAST_CHUNK // 256) + b"tail" * 30  # no chunk starts with x
+    (tmp_path / "x86_64.log").write_bytes(data)
     hub = _RawHub()
-    with open(path, "rb") as fd:
-        _koji_incremental_upload(hub, "x86_64.log", fd, "tasks/1/1")
+    assert TaskLogUploader(hub, str(tmp_path), "tasks/1/1").final_upload()
     assert hub.files["x86_64.log"] == data
-    assert hub.sizes == [FAST_CHUNK] * 3 + [123]  # 4 requests, where koji's path makes 49
-    bad = _RawHub(corrupt_at=FAST_CHUNK)
-    with open(path, "rb") as fd, pytest.raises(OSError, match="checksum mismatch"):
-        _koji_incremental_upload(bad, "x86_64.log", fd, "tasks/1/1")
+    assert hub.sizes == [FAST_CHUNK] * 3 + [120]  # 4 requests, where koji's path makes 49
+    once = _RawHub(corrupt_at=FAST_CHUNK)         # the hub garbles the second chunk once
+    uploader = TaskLogUploader(once, str(tmp_path), "tasks/1/1", retry_initial=0.001)
+    once.rawUpload = _corrupt_once(once.rawUpload)
+    assert uploader.final_upload()
+    assert once.files["x86_64.log"] == data and once.sizes.count(FAST_CHUNK) == 4
+
+
+def _corrupt_once(upload):
+    state = {"done": False}
+
+    def call(chunk, offset, path, name, overwrite=False):
+        result = upload(chunk, offset, path, name, overwrite)
+        if state["done"]:
+            return dict(result, hexdigest=adler32_constructor(chunk).hexdigest())
+        state["done"] = state["done"] or result["hexdigest"] != adler32_constructor(
+            chunk).hexdigest()
+        return result
+    return call
+
+
+def test_a_chunk_the_hub_always_garbles_ends_the_final_upload_naming_the_file(tmp_path):
+    from koji_containerbuild.logs.upload import FAST_CHUNK
+
+    data = bytes(range(256)) * (2 * FAST_CHUNK // 256)  # the second chunk starts with 0x00
+    (tmp_path / "x86_64.log").write_bytes(data)
+    uploader = TaskLogUploader(_RawHub(corrupt_at=FAST_CHUNK), str(tmp_path), "tasks/1/1",
+                               retry_initial=0.001, upload_retries=3)
+    assert uploader.final_upload() is False
+    assert "rejected a chunk 4 times" in uploader.final_error
+    assert uploader.describe_incomplete() == (
+        f"x86_64.log: {FAST_CHUNK} of {2 * FAST_CHUNK} bytes on the hub")
+
+
+def test_legacy_upload_file_call_when_the_session_has_no_fast_upload(tmp_path):
+    import base64
+    import hashlib
+
+    class Legacy:
+        opts = {"use_fast_upload": False}
+        stored = bytearray()
+
+        def uploadFile(self, path, name, size, checksum, offset, data):  # noqa: N802 - koji's
+            raw = base64.b64decode(data)
+            assert size == len(raw) and checksum == ("sha256", hashlib.sha256(raw).hexdigest())
+            del self.stored[offset:]
+            self.stored += raw
+            return True
+
+    data = b"legacy line \xe2\x9c\x93\n" * 100000
+    (tmp_path / "orchestrator.log").write_bytes(data)
+    session = Legacy()
+    assert TaskLogUploader(session, str(tmp_path), "tasks/1/1").final_upload()
+    assert bytes(session.stored) == data
+
+
+# ---------------------------------------------------------------------------------------------
+# progress and the end of the task (issue 13, item 2)
+
+
+def test_one_failed_call_in_30_still_delivers_a_100_chunk_backlog(hub, tmp_path):
+    """The confirmed offset moves per chunk: a pass that fails keeps what went through."""
+    data = b"".join(b"%07d backlog line\n" % i for i in range(100 * 65536 // 20))
+    append(tmp_path / "orchestrator.log", data)
+    calls = iter(range(10 ** 6))
+    hub.fail = lambda name, offset, chunk: next(calls) % 30 == 29
+    uploader = make(hub, tmp_path, retry_initial=0.001, retry_max=0.001).start()
+    try:
+        uploader.notify()
+        assert hub.wait_for("orchestrator.log", data, timeout=30)
+    finally:
+        hub.fail = None
+        assert uploader.final_upload()
+        uploader.close()
+    assert len(hub.calls) <= 110          # each chunk confirmed once; ~1 in 30 sent twice
+
+
+def test_final_upload_waits_for_a_hub_as_slow_as_it_is(hub, tmp_path):
+    """No clock bounds the final upload: it ends when the bytes are on the hub."""
+    data = os.urandom(40 * 65536)
+    append(tmp_path / "x86_64.log", data)
+    permits = threading.Semaphore(0)
+    hub.gate = None
+    real = hub.raw_upload
+
+    def slow(name, offset, chunk):
+        assert permits.acquire(timeout=30)
+        real(name, offset, chunk)
+
+    hub.raw_upload = slow
+
+    def release():
+        for _ in range(40):
+            time.sleep(0.06)            # 2.4 s in all: longer than any fixed bound we had
+            permits.release()
+
+    threading.Thread(target=release, daemon=True).start()
+    uploader = make(hub, tmp_path)
+    assert uploader.final_upload() is True
+    assert hub.content() == {"x86_64.log": data}
+
+
+def test_final_upload_stops_when_the_session_gives_up_and_says_what_is_missing(hub, tmp_path):
+    """A koji session retries each call itself; a call that still fails means the hub is
+    gone: the final upload ends at once, naming every incomplete file and its byte counts."""
+    append(tmp_path / "orchestrator.log", b"o" * 100)
+    append(tmp_path / "x86_64.log", b"x" * 200000)
+    hub.fail = lambda name, offset, chunk: name == "x86_64.log" and offset >= 65536
+    uploader = make(hub, tmp_path)
+    assert uploader.final_upload() is False
+    assert "hub unavailable" in uploader.final_error
+    assert uploader.describe_incomplete() == "x86_64.log: 65536 of 200000 bytes on the hub"
+    assert sum(1 for name, _o, _c in hub.calls if name == "x86_64.log") == 1
+
+
+def test_limit_bounds_a_final_upload_under_way(hub, tmp_path):
+    """A cancel or kojid's stop during a slow final upload: no chunk starts after the
+    deadline, and the caller waits at most that long."""
+    append(tmp_path / "x86_64.log", os.urandom(200 * 65536))
+    real = hub.raw_upload
+
+    def slow(name, offset, chunk):
+        time.sleep(0.01)
+        real(name, offset, chunk)
+
+    hub.raw_upload = slow
+    uploader = make(hub, tmp_path)
+    uploader.begin_final()
+    uploader.limit(0.2)
+    assert uploader.wait_final() is False
+    assert "deadline" in uploader.final_error
+    assert len(hub.calls) < 200
+    assert uploader.incomplete()["x86_64.log"][0] == len(hub.files["x86_64.log"])
+
+
+
+
+def test_chunks_follow_the_sessions_upload_blocksize(tmp_path):
+    (tmp_path / "x86_64.log").write_bytes(b"y" * 200000)
+    hub = _RawHub()
+    hub.opts["upload_blocksize"] = 65536           # koji's ClientSession option
+    assert TaskLogUploader(hub, str(tmp_path), "tasks/1/1").final_upload()
+    assert hub.sizes == [65536, 65536, 65536, 200000 - 3 * 65536]

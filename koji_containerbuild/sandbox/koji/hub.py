@@ -21,6 +21,7 @@ import os
 import signal
 import sys
 import threading
+import time
 import types
 from pathlib import Path
 from typing import Any, Callable, Optional
@@ -59,6 +60,12 @@ class SandboxHub:
         self.on_task_created: Optional[Callable[[dict], Any]] = None
         self.on_cancel: Optional[Callable[[int], Any]] = None
         self.upload_lock = threading.Lock()
+        # A slow or busy hub (chaos suite, benchmarks): seconds added to every call, and
+        # upload bodies (rawUpload, uploadFile) served at most at this many bytes/s in all.
+        self.call_delay = 0.0
+        self.upload_rate: Optional[float] = None
+        self._rate_lock = threading.Lock()
+        self._rate_free_at = 0.0
         self.policies: dict[str, koji.policy.SimpleRuleSet] = {}
         self.plugin_error: Optional[str] = None
         self._listen = listen
@@ -113,6 +120,18 @@ class SandboxHub:
     @property
     def topurl(self) -> str:
         return self.base + "/kojifiles"
+
+    def throttle(self, upload_bytes: int) -> None:
+        """Hold a call as a slow hub would: ``call_delay``, then the upload link's share."""
+        delay = self.call_delay
+        rate = self.upload_rate
+        if rate and upload_bytes:
+            with self._rate_lock:
+                now = time.monotonic()
+                self._rate_free_at = max(now, self._rate_free_at) + upload_bytes / rate
+                delay += self._rate_free_at - now
+        if delay > 0:
+            time.sleep(delay)
 
     # -- seeding (idempotent by name, so a restarted hub can be seeded again) -------------------
     def _upsert(self, kind: str, name: str, fields: dict) -> int:

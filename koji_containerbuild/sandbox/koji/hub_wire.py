@@ -134,8 +134,10 @@ class Dispatcher:
         context._threadclear()
         context.session = RequestSession(self.hub.store)
         context.created_tasks = created = []
+        upload = headers.get("Content-Type") == "application/octet-stream"
+        self.hub.throttle(len(body) if upload or b"<methodName>uploadFile<" in body[:200]
+                          else 0)
         try:
-            upload = headers.get("Content-Type") == "application/octet-stream"
             params, method = ((), "rawUpload") if upload else koji.xmlrpcplus.loads(body)
             if method == "logout" and not self._store_free_soon():
                 # In-process hubs (tests): the garbage collector can run koji's

@@ -27,6 +27,7 @@ class ScenarioSettings:
     large_log_step_bytes: int = 8 << 20
     slow_log_lines: int = 100
     slow_log_rate: float = 10.0       # lines per real second (not scaled)
+    hostile_line_bytes: int = 1_600_000   # the hostile-log scenario's longest lines
     registry: str = "registry.sandbox.local"
     # Koji's work directory, where atomic-reactor uploads a scratch build's metadata.json
     # (the sandbox hub's state_dir/work); None: the file is only named in the log.

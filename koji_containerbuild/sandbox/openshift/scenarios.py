@@ -264,9 +264,40 @@ class SlowLog(Scenario):
         return _finish_success(script)
 
 
+class HostileLog(Scenario):
+    """Complete, after output a build could print to hurt its task (issue 13): lines full of
+    USER_WARNING marks, 400 platform names, the task's own file names as platforms, warnings
+    XML-RPC cannot carry as they are, and a worker line of ``hostile_line_bytes``."""
+
+    name = "hostile-log"
+    RESERVED = ("osbs-client", "checkout-for-labels", "orchestrator", "user_warnings",
+                "openshift-incremental", "metadata")
+    UNSENDABLE = ("lone \\ud800 surrogate", "nul \\u0000 byte", "escape \\u001b[31m")
+
+    def run(self, ctx: BuildContext) -> Outcome:
+        script = Script(ctx)
+        script.prebuild()
+        script.plugin("orchestrate_build")
+        size = ctx.settings.hostile_line_bytes
+        marks = " - USER_WARNING - {" * max(1, min(size, 1_000_000) // 20)
+        script.orch("atomic_reactor.x", "INFO", "marks" + marks + "no closing brace")
+        script.orch("atomic_reactor.x", "INFO",   # the last mark opens the JSON object
+                    "marks" + marks + '"message": "a warning after many marks"}')
+        for index in range(400):
+            script.worker(f"hostile{index:03d}", "atomic_reactor.x", "INFO", f"platform {index}")
+        for name in self.RESERVED:
+            script.worker(name, "atomic_reactor.x", "INFO", f"writing into {name}.log")
+        for text in self.UNSENDABLE:   # JSON escapes: the message holds the raw character
+            script.orch("atomic_reactor.x", "USER_WARNING", '{"message": "' + text + '"}')
+        platform = (ctx.platforms or ["x86_64"])[0]
+        script.worker(platform, "atomic_reactor.x", "INFO",
+                      "long: " + "grüße 🚀 ✓ " * max(1, size // 20) + "end of the long line")
+        return _finish_success(script)
+
+
 SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
     Success(), PluginFailure(), PodFailure(), StuckPending(), Evicted(), DeadlineExceeded(),
-    CancelledByCluster(), Silent(), LargeLog(), SlowLog())}
+    CancelledByCluster(), Silent(), LargeLog(), SlowLog(), HostileLog())}
 
 _SCENARIO_TAG = re.compile(r"scenario-([a-z0-9][a-z0-9-]*)")
 

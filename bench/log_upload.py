@@ -1,0 +1,180 @@
+"""``make bench`` figures of issue 13 (item 5): a large log through the task to the hub.
+
+* **log to hub vs the upstream pipeline**: a ``large-log`` build (the simulator emitting as
+  fast as it can) followed, demultiplexed and uploaded by the builder task in a kojid task
+  process; MB of emitted log / (build Running → task closed). Baseline, same run, same log:
+  the upstream plugin's pipeline (``upstream_pipeline.py``: osbs-client ``iter_lines`` +
+  per-line demux with a flush per line + ``incremental_upload`` 64 KiB every second).
+  Goal: >= 5x.
+* **builder CPU per 100 MB**: CPU of the task process (kojid's reaped children) per 100 MB
+  emitted; the baseline is the upstream pipeline's (child + uploader). Goal: <= 2 s.
+* **throttled hub**: the same through a hub whose upload handler serves at most
+  ``BENCH_UPLOAD_RATE_MB`` (8) MB/s in all — a busy hub or an 8 MB/s link, like the harness's
+  ``throttle_proxy.py``. Baseline: the time the link needs for the bytes uploaded. Goal:
+  0 lines lost, every file byte-identical, the task CLOSED.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import upstream_pipeline
+from buildsite import FINISHED_STATES as FINISHED
+from buildsite import STATES, TOKEN, Site
+
+from koji_containerbuild.logs.demux import LogDemux
+from koji_containerbuild.sandbox.koji.hub import DEMO
+
+CLK = os.sysconf("SC_CLK_TCK")
+LINE_MARK = b"large-log line"
+
+
+def task_pids(kojid_pid: int) -> list[int]:
+    """kojid's live task processes (direct children not yet reaped)."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text().rpartition(")")[2].split()
+            except OSError:
+                continue
+            if int(stat[1]) == kojid_pid:
+                pids.append(int(entry))
+    return pids
+
+
+def env(name: str, default: float) -> float:
+    return float(os.environ.get(name, default))
+
+
+def children_cpu(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[13]) + int(fields[14])) / CLK
+
+
+def expected_digests(site: Site, name: str) -> dict[str, tuple[int, str]]:
+    """(size, sha256) of each ``*.log`` the demux rule makes of the emitted log, streamed."""
+    with tempfile.TemporaryDirectory() as out:
+        with LogDemux(out) as demux:
+            for chunk in site.sim._engine.runs[name].log.iter_chunks():
+                demux.feed(chunk)
+        return {p.name: file_digest(p) for p in Path(out).glob("*.log")}
+
+
+def file_digest(path: Path) -> tuple[int, str]:
+    digest, size = hashlib.sha256(), 0
+    with open(path, "rb") as handle:
+        while True:
+            block = handle.read(1 << 20)
+            if not block:
+                return size, digest.hexdigest()
+            size += len(block)
+            digest.update(block)
+
+
+def run_task(site: Site, size: int) -> dict:
+    """One large-log task through kojid; timing, CPU and how its log compares on the hub."""
+    site.sim.large_log_bytes = size
+    site.sim.time_scale = 0.001
+    cpu_before = children_cpu(site.kojid.pid)
+    server_before = time.process_time()     # this process: the simulator and the hub
+    try:
+        task_id = site.submit("large-log")
+        build = site.wait_build(task_id, {"Running", "Complete"}, 300)
+        started = time.monotonic()
+        states = wait_closely(site, task_id, 3600)
+        elapsed = time.monotonic() - started
+    finally:
+        site.sim.time_scale = 1.0
+    server = time.process_time() - server_before
+    deadline = time.monotonic() + 60
+    while task_pids(site.kojid.pid) and time.monotonic() < deadline:
+        time.sleep(0.05)                   # kojid reaps the task process: its CPU counts
+    cpu = children_cpu(site.kojid.pid) - cpu_before
+    name = build["metadata"]["name"]
+    emitted, _digest = site.sim.emitted_log_digest(name)
+    want = expected_digests(site, name)
+    folder = Path(site.hub.store.task_dir(task_id))
+    got = {n: file_digest(folder / n) for n in want if (folder / n).is_file()}
+    hub_bytes = sum(s for s, _d in got.values())
+    x86 = folder / "x86_64.log"
+    shipped_lines = count_lines(x86) if x86.is_file() else 0
+    return {"task": task_id, "name": name, "state": states.get(task_id), "seconds": elapsed,
+            "cpu": cpu, "server_cpu": server, "emitted": emitted, "hub_bytes": hub_bytes,
+            "want_bytes": sum(s for s, _d in want.values()), "identical": got == want,
+            "lost": emitted_lines(site, name) - shipped_lines}
+
+
+def wait_closely(site: Site, task_id: int, timeout: float) -> dict[int, int]:
+    """The task's final state, polled every 20 ms (a figure of seconds needs it)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        state = site.user.getTaskInfo(task_id)["state"]
+        if state in FINISHED:
+            return {task_id: state}
+        time.sleep(0.02)
+    return {}
+
+
+def emitted_lines(site: Site, name: str) -> int:
+    return count_across(site.sim._engine.runs[name].log.iter_chunks())
+
+
+def count_lines(path: Path) -> int:
+    with open(path, "rb") as handle:
+        return count_across(iter(lambda: handle.read(1 << 20), b""))
+
+
+def count_across(chunks) -> int:
+    """Occurrences of LINE_MARK in a chunked stream, also where one spans two chunks."""
+    count, tail = 0, b""
+    for chunk in chunks:
+        data = tail + chunk
+        count += data.count(LINE_MARK)
+        tail = data[-(len(LINE_MARK) - 1):]
+        count -= tail.count(LINE_MARK)       # counted again with the next chunk
+    return count + tail.count(LINE_MARK)
+
+
+def bench_upload(site: Site, table) -> None:
+    mb = env("BENCH_UPLOAD_MB", 200)
+    rate_mb = env("BENCH_UPLOAD_RATE_MB", 8)
+    size = int(mb * 1e6)
+    ours = run_task(site, size)
+    with tempfile.TemporaryDirectory() as out:
+        server_before = time.process_time()
+        base = upstream_pipeline.run(site.sim.url, TOKEN, ours["name"], site.hub.url,
+                                     DEMO["user"], DEMO["password"], out,
+                                     f"bench-upstream/{ours['task']}")
+        base["server_cpu"] = time.process_time() - server_before - base["uploader_cpu"]
+    print(f"  cpu per 100 MB: task {ours['cpu'] / ours['emitted'] * 1e8:.2f} s, simulator+hub "
+          f"{ours['server_cpu'] / ours['emitted'] * 1e8:.2f} s; upstream pipeline "
+          f"{base['cpu'] / ours['emitted'] * 1e8:.2f} s, simulator+hub "
+          f"{base['server_cpu'] / ours['emitted'] * 1e8:.2f} s", flush=True)
+    emitted = ours["emitted"]
+    speed, base_speed = emitted / ours["seconds"] / 1e6, emitted / base["seconds"] / 1e6
+    ok = ours["state"] == STATES["CLOSED"] and ours["identical"]
+    table.add(f"log to hub, {emitted / 1e6:.0f} MB follow->demux->upload"
+              + ("" if ok else " (INCOMPLETE)"), f"{speed:.1f} MB/s",
+              f"{base_speed:.1f} MB/s (upstream pipeline)", f"{speed / base_speed:.1f}x",
+              ">= 5x")
+    table.add("builder CPU per 100 MB of log", f"{ours['cpu'] / emitted * 1e8:.2f} s",
+              f"{base['cpu'] / emitted * 1e8:.2f} s (upstream pipeline)",
+              f"{ours['cpu'] / base['cpu']:.2f}", "<= 2 s")
+    site.hub.upload_rate = rate_mb * 1e6
+    try:
+        slow = run_task(site, size)
+    finally:
+        site.hub.upload_rate = None
+    ideal = slow["hub_bytes"] / (rate_mb * 1e6)
+    ok = slow["state"] == STATES["CLOSED"] and slow["identical"] and slow["lost"] == 0
+    table.add(f"log to a hub throttled to {rate_mb:g} MB/s, {slow['emitted'] / 1e6:.0f} MB"
+              + ("" if ok else " (INCOMPLETE)"),
+              f"{slow['seconds']:.1f} s, {slow['lost']} lines lost, "
+              f"{slow['hub_bytes']}/{slow['want_bytes']} bytes",
+              f"{ideal:.1f} s (the link alone)", f"{slow['seconds'] / ideal:.2f}",
+              "0 lost, byte-identical")
