@@ -41,7 +41,12 @@ from koji_containerbuild.sandbox.demo_processes import (
     stop_recorded,
     wait_ready,
 )
-from koji_containerbuild.sandbox.distgit import GitDaemon, create_container_repo, git
+from koji_containerbuild.sandbox.distgit import (
+    GitDaemon,
+    create_container_repo,
+    daemon_argv,
+    git,
+)
 from koji_containerbuild.sandbox.hub import DEMO
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -180,10 +185,8 @@ class Sandbox:
             with socket.socket() as probe:
                 probe.bind(("127.0.0.1", 0))
                 self.git_port = probe.getsockname()[1]
-            service = self._spawn(Service("git-daemon", [
-                "git", "daemon", "--reuseaddr", "--export-all", "--informative-errors",
-                f"--base-path={self.layout.distgit}", "--listen=127.0.0.1",
-                f"--port={self.git_port}", str(self.layout.distgit)],
+            service = self._spawn(Service(
+                "git-daemon", daemon_argv(self.layout.distgit, self.git_port),
                 self.layout.logs / "git-daemon.log", url=f"git://127.0.0.1:{self.git_port}/"))
             try:
                 wait_ready("git daemon", lambda: port_open(self.git_port), service, 30)
