@@ -361,11 +361,26 @@ def format_task_result(task_id: int, result: Any, weburl: str) -> list[str]:
     return lines
 
 
+def _check_password_login(parser: optparse.OptionParser, goptions: Any) -> None:
+    """koji's password login needs --user and --password on the command line (koji.read_config
+    keeps neither from a profile); without them the login would fail with KeyError: 'user'."""
+    authtype = getattr(goptions, "authtype", None)
+    user, password = getattr(goptions, "user", None), getattr(goptions, "password", None)
+    if authtype == "password" or (authtype is None and user):
+        missing = [flag for flag, value in (("--user", user), ("--password", password))
+                   if not value]
+        if missing:
+            _fail(parser, f"password login (authtype = password) needs {' and '.join(missing)}: "
+                          "give koji --user USER --password PASSWORD before the command (koji "
+                          "does not read them from the profile)")
+
+
 def submit(
     goptions: Any, session: Any, parser: optparse.OptionParser, build_opts: optparse.Values,
     method: str, target: str, call_args: list[Any],
 ) -> int:
     """Log in, check the target, create the task and, like ``koji build``, watch it."""
+    _check_password_login(parser, goptions)
     activate_session(session, goptions)
     arch_override = call_args[-1].get("arch_override") if method == "buildContainer" else None
     check_destination(session, parser, target, scratch=bool(build_opts.scratch),

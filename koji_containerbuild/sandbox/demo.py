@@ -30,6 +30,7 @@ from koji_containerbuild.sandbox.demo_processes import (
     SandboxError,
     log_tail,
     remove_folder,
+    running_recorded,
     stop_recorded,
 )
 from koji_containerbuild.sandbox.demo_services import PROFILE, Sandbox
@@ -53,8 +54,9 @@ class Demo:
     def __init__(self, sandbox: Sandbox, started: float):
         self.sandbox, self.started = sandbox, started
         self.root = sandbox.layout.root
-        self.koji_short = (f"{shown(sandbox.koji)} -c {shown(sandbox.layout.koji_conf)} "
-                           f"-p {PROFILE}")
+        # absolute paths: the commands shown must work when pasted after a `cd`
+        self.koji_short = shlex.join([sandbox.koji, "-c", str(sandbox.layout.koji_conf),
+                                      "-p", PROFILE])
 
     def say(self, text: str = "") -> None:
         print(text, flush=True)
@@ -171,25 +173,33 @@ class Demo:
             self.say(f"(could not run it: {(exc.stderr or '').strip().splitlines()[-1:]})")
 
     def explore(self) -> None:
-        sandbox, koji_cmd = self.sandbox, self.koji_short
-        stop = (f"{shown(sandbox.python)} -m koji_containerbuild.sandbox.demo --stop "
-                f"--dir {shown(self.root)}")
+        sandbox = self.sandbox
+        stop = shlex.join([sandbox.python, "-m", "koji_containerbuild.sandbox.demo", "--stop",
+                           "--dir", str(self.root)])
+        # koji keeps no user/password from a profile: the function carries them, so every
+        # koji command below (and any other) works as pasted, from any folder.
+        koji_function = (f"koji() {{ {self.koji_short} --user {DEMO['user']} --password "
+                         f"{DEMO['password']} \"$@\"; }}")
+        checkout = shlex.quote(str(sandbox.layout.checkout / SAMPLE))
+        token = shlex.quote(str(sandbox.token_file))
         lines = [
-            "The services keep running (--keep). To explore:",
-            f"  {koji_cmd} taskinfo 1",
-            f"  {koji_cmd} watch-logs 1",
-            f"  {koji_cmd} --user user --password pw call getBuild 1",
-            f"  cd {shown(sandbox.layout.checkout / SAMPLE)} && <koji> --user user --password "
-            "pw container-build --scratch --wait",
-            f"  curl -H \"Authorization: Bearer $(cat {shown(sandbox.token_file)})\" "
+            "The services keep running (--keep). To explore, paste these lines into a shell "
+            "(the first makes `koji` this sandbox's, logged in as the packager):",
+            f"  {koji_function}",
+            "  koji taskinfo 1",
+            "  koji watch-logs 1",
+            "  koji buildinfo 1",
+            f"  koji list-tagged {DEMO['dest_tag']}",
+            f"  koji source-container-build {DEMO['target']} --koji-build-id 1 --wait",
+            f"  cd {checkout} && koji container-build --scratch --wait",
+            f"  curl -H \"Authorization: Bearer $(cat {token})\" "
             f"{sandbox.sim_url}/apis/build.openshift.io/v1/namespaces/default/builds",
         ]
         if sandbox.real:
             lines += [f"  curl http://{sandbox.registry}/v2/_catalog",
-                      "  " + shlex.join([shown(a) if a.startswith("/") else a
-                                         for a in sandbox.buildah_argv("images")])]
-        lines += [f"  logs: {shown(sandbox.layout.logs)}/ (the registry's: "
-                  f"{shown(sandbox.layout.engine)}/registry/registry.log)",
+                      "  " + shlex.join(sandbox.buildah_argv("images"))]
+        lines += [f"Logs: {sandbox.layout.logs}/ (the registry's: "
+                  f"{sandbox.layout.engine}/registry/registry.log)",
                   f"Stop them with: {stop}   (make demo-clean also removes the folder)"]
         for line in lines:
             self.say(line)
@@ -234,6 +244,12 @@ def main(argv: Optional[list[str]] = None) -> int:
     signal.signal(signal.SIGTERM, _raise_interrupt)
     print(f"koji-containerbuild sandbox demo: everything on 127.0.0.1, state and logs in "
           f"{shown(root)}/", flush=True)
+    still_running = running_recorded(root) if root.exists() else []
+    if still_running:
+        print(f"A sandbox an earlier --keep run left in {shown(root)}/ is still running "
+              f"({', '.join(still_running)}): stopping it and starting afresh; its tasks, builds "
+              "and clones are replaced. (To keep exploring it instead, don't run the demo again; "
+              "--stop stops it, --dir DIR starts another one elsewhere.)", flush=True)
     sandbox = Sandbox(root, engine=args.engine)
     demo = Demo(sandbox, started)
     code = 1

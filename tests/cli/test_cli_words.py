@@ -3,9 +3,12 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+
 import pytest
 
-from .conftest import TARGET
+from .conftest import KOJI, PROFILE, TARGET
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
 URL = f"git+https://src.example.org/container/foo.git#{SHA}"
@@ -81,3 +84,20 @@ def test_flatpak_build_help_offers_no_isolated(koji):
     text = " ".join(run.out.split())
     assert "--arch-override=ARCHES Limit a --scratch build to these arches of the build tag" in text
     assert "--isolated" not in text
+
+
+@pytest.mark.parametrize(("login", "missing"), [
+    ([], "--user and --password"), (["--user", "packager"], "--password")])
+def test_password_profile_without_user_is_one_line_not_a_keyerror(hub, koji_conf, tmp_path,
+                                                                  login, missing):
+    """Issue 15 #11: koji reads no user/password from a profile; say what to add."""
+    run = subprocess.run([KOJI, "-p", PROFILE, "-c", str(koji_conf), *login, "container-build",
+                          TARGET, URL, "--git-branch", "f39"], capture_output=True, text=True,
+                         stdin=subprocess.DEVNULL, timeout=60, cwd=str(tmp_path),
+                         env={k: v for k, v in os.environ.items() if not k.startswith("KOJI")})
+    assert "KeyError" not in run.stderr and "Traceback" not in run.stderr
+    assert run.returncode == 2
+    assert run.stderr.strip().splitlines()[-1] == (
+        f"koji: error: password login (authtype = password) needs {missing}: give koji --user "
+        "USER --password PASSWORD before the command (koji does not read them from the profile)")
+    assert not [c for c in hub.calls if c["method"] in ("login", "buildContainer")]
