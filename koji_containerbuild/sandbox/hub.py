@@ -34,6 +34,7 @@ from koji.context import context
 from .hub_api import RootExports
 from .hub_files import FileExports
 from .hub_host import HostExports
+from .hub_queries import BrowseExports
 from .hub_session import SessionManager
 from .hub_store import FINISHED, ST, HubStore
 from .hub_wire import Dispatcher, HubServer
@@ -68,6 +69,7 @@ class SandboxHub:
         self.files = FileExports(self)
         self.dispatcher = Dispatcher(self)
         self.dispatcher.register(RootExports(self))
+        self.dispatcher.register(BrowseExports(self))
         self.dispatcher.register(self.files)
         self.dispatcher.register(HostExports(self), prefix="host.")
         self.dispatcher.register(self.sessions, names=(
