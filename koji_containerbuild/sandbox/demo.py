@@ -4,7 +4,8 @@ Starts the sandbox (``demo_services``: OpenShift simulator, Koji hub, DistGit, k
 buildah build and a loopback registry when the machine has them), clones the sample
 ``container/hello`` repository as a packager would, runs the real ``koji`` CLI with our plugin
 inside the clone (``koji container-build``: source, branch and target inferred from the
-checkout), shows the task's streamed log and checks the resulting repositories in the registry.
+checkout), shows the task's streamed log, checks the resulting repositories in the registry and
+makes a source container build of the image build (real builds only).
 Everything lives in one folder (``--dir``, default ``./sandbox-run``); the services stop at the
 end, on Ctrl-C and on errors, unless ``--keep``. ``--stop`` ends a kept sandbox, ``--clean``
 removes the folder.
@@ -118,10 +119,44 @@ class Demo:
             self.say(f"The build failed (exit status {code}). kojid's log ends:")
             self.say(log_tail(sandbox.layout.logs / "kojid.log"))
             return 1
-        self.show_result(task_id)
+        build_ids = self.show_result(task_id)
+        return self.source_build(build_ids)
+
+    def source_build(self, build_ids: list) -> int:
+        """One source container build of the image build (real builds only)."""
+        self.say()
+        if not self.sandbox.real or not build_ids:
+            self.say("Source container builds are not shown: the simulated engine makes no "
+                     "Koji build to take the sources of (they need real builds: "
+                     f"{INSTALL_HINT}).")
+            return 0
+        build_id = str(build_ids[0])
+        self.say(f"A source container build of Koji build {build_id} (its sources: the git "
+                 "tree the image was built from, as /sources/<NVR>.tar.gz in a FROM scratch "
+                 "image):")
+        code, output = self.run(
+            self.sandbox.koji_argv("source-container-build", DEMO["target"], "--koji-build-id",
+                                   build_id, "--wait"),
+            f"koji --user {DEMO['user']} --password {DEMO['password']} source-container-build "
+            f"{DEMO['target']} --koji-build-id {build_id} --wait")
+        if code != 0:
+            self.say(f"The source container build failed (exit status {code}). kojid's log "
+                     "ends:")
+            self.say(log_tail(self.sandbox.layout.logs / "kojid.log"))
+            return 1
+        found = re.search(r"^Created task: (\d+)$", output, re.MULTILINE)
+        result = self.sandbox.session(user=None).getTaskResult(int(found.group(1))) \
+            if found else {}
+        for pullspec in result.get("repositories") or []:
+            try:
+                digest = manifest_digest(pullspec) or "MISSING"
+            except (RegistryError, OSError) as exc:
+                digest = f"unreadable: {exc}"
+            self.say(f"  {pullspec}  {digest[:19]}")
         return 0
 
-    def show_result(self, task_id: int) -> None:
+    def show_result(self, task_id: int) -> list:
+        """Show the image build's result; its Koji build ids."""
         session = self.sandbox.session(user=None)
         result = session.getTaskResult(task_id)
         repositories = result.get("repositories") or []
@@ -153,6 +188,7 @@ class Demo:
                      f"(CGImport by the engine, as atomic-reactor's koji_import)")
         if self.sandbox.real and repositories:
             self.run_image(repositories[0])
+        return list(result.get("koji_builds") or [])
 
     def run_image(self, pullspec: str) -> None:
         buildah = self.sandbox.buildah_argv
@@ -188,9 +224,12 @@ class Demo:
             f"  {koji_function}",
             "  koji taskinfo 1",
             "  koji watch-logs 1",
-            "  koji buildinfo 1",
             f"  koji list-tagged {DEMO['dest_tag']}",
-            f"  koji source-container-build {DEMO['target']} --koji-build-id 1 --wait",
+            f"  koji taginfo {DEMO['build_tag']}",
+        ]
+        if sandbox.real:  # simulated builds make no Koji builds
+            lines += ["  koji buildinfo 1", f"  koji list-builds --package {DEMO['package']}"]
+        lines += [
             f"  cd {checkout} && koji container-build --scratch --wait",
             f"  curl -H \"Authorization: Bearer $(cat {token})\" "
             f"{sandbox.sim_url}/apis/build.openshift.io/v1/namespaces/default/builds",

@@ -335,12 +335,14 @@ class SandboxHub:
 
 DEMO = {"admin": "kojiadmin", "user": "user", "password": "pw", "host": "sandbox-builder",
         "build_tag": "f39-container-build", "dest_tag": "f39-container",
-        "target": "f39-container-candidate", "package": "hello-container"}
+        "target": "f39-container-candidate", "package": "hello-container",
+        "source_package": "hello-container-source"}
 
 
 def seed_demo(hub: SandboxHub) -> dict:
     """The demo's world: an admin, a packager, a container builder host, tags, a target and
-    the sample package listed in the destination tag. Idempotent; returns the names."""
+    the sample package (and its -source package) listed in the destination tag. Idempotent;
+    returns the names."""
     hub.add_user(DEMO["admin"], DEMO["password"], perms=("admin",))
     hub.add_user(DEMO["user"], DEMO["password"])
     hub.add_host(DEMO["host"], arches="x86_64", channels=("default", "container"),
@@ -349,6 +351,7 @@ def seed_demo(hub: SandboxHub) -> dict:
     hub.add_tag(DEMO["dest_tag"])
     hub.add_target(DEMO["target"], DEMO["build_tag"], DEMO["dest_tag"])
     hub.add_package(DEMO["dest_tag"], DEMO["package"], owner=DEMO["user"])
+    hub.add_package(DEMO["dest_tag"], DEMO["source_package"], owner=DEMO["user"])
     return dict(DEMO)
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Optional
 
 from koji_containerbuild.sandbox.sim_reactor import (
     git_source,
@@ -69,7 +69,7 @@ def cg_metadata(build: RealBuild) -> dict[str, Any]:
                    for platform in build.platforms],
     }
 
-def write_scratch_metadata(build: RealBuild) -> str:
+def write_scratch_metadata(build: RealBuild, metadata: Optional[dict] = None) -> str:
     """A scratch build is not imported: its metadata goes to Koji's work dir. Returns the path
     relative to it, which atomic-reactor logs on the ``_metadata_`` platform tag (§5.3)."""
     path = scratch_metadata_path(build.ctx)
@@ -77,10 +77,15 @@ def write_scratch_metadata(build: RealBuild) -> str:
     if work:
         target = Path(work) / path
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(json.dumps(cg_metadata(build), indent=2, sort_keys=True))
+        target.write_text(json.dumps(metadata or cg_metadata(build), indent=2, sort_keys=True))
     return path
 
 def koji_import(build: RealBuild) -> int:
+    """``CGImport`` of an image build; the new build's id."""
+    return import_metadata(build, cg_metadata(build))
+
+
+def import_metadata(build: RealBuild, metadata: dict) -> int:
     """``CGImport`` into the hub of the reactor config, while the Koji task is still open, as
     atomic-reactor's koji_import does; the new build's id."""
     import koji  # the simulator imports Koji only when a real build is imported
@@ -100,7 +105,6 @@ def koji_import(build: RealBuild) -> int:
         if not task or task["state"] != koji.TASK_STATES["OPEN"]:
             raise StepFailed("koji_import", f"Koji task {task_id} is not open; the build "
                              "is not imported")
-        metadata = cg_metadata(build)
         directory = scratch_metadata_path(build.ctx).rsplit("/", 1)[0]
         imported = session.CGImport(metadata, directory)
         session.logout()
