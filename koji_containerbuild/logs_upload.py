@@ -63,6 +63,13 @@ def _koji_incremental_upload(session: Any, fname: str, fd: BinaryIO, path: str,
                           "(checksum mismatch)")
 
 
+def task_left_this_host(exc: BaseException) -> bool:
+    """Koji's refusal of uploads to a task this host no longer runs - cancelled, or freed and
+    given to another host: ``ActionNotAllowed`` (faultCode 1004) "host N does not own task M"
+    (kojihub ``Task.assertHost``). Expected after every cancel; retrying cannot help."""
+    return getattr(exc, "faultCode", None) == 1004 and "does not own task" in str(exc)
+
+
 class _TrackedFile:
     __slots__ = ("fd", "inode", "offset")
 
@@ -108,6 +115,7 @@ class TaskLogUploader:
         self._final_attempts = 1
         self._final_deadline: Optional[float] = None
         self._final_ok: Optional[bool] = None
+        self._task_gone: Optional[str] = None  # the hub's refusal once the task left this host
         self.passes = 0          # upload passes made (diagnostics; a silent build adds none)
 
     # -- public API ------------------------------------------------------------------------
@@ -262,6 +270,8 @@ class TaskLogUploader:
         return sorted(names)
 
     def _upload_file(self, name: str) -> bool:
+        if self._task_gone is not None:
+            return True  # nowhere to upload to any more; said once, at INFO
         tracked = self._open(name)
         if tracked is None:
             return True
@@ -276,6 +286,12 @@ class TaskLogUploader:
                          retries=self._upload_retries, logger=self._log)
         except Exception as exc:  # noqa: BLE001 - hub/transport errors of any kind: keep the data
             tracked.fd.seek(tracked.offset)
+            if task_left_this_host(exc):
+                self._task_gone = str(exc)
+                self._log.info("Not uploading logs any more: the hub no longer takes them for "
+                               "this task (cancelled, or freed by kojid): %s; %s stays at %d "
+                               "bytes on the hub", exc, name, tracked.offset)
+                return True
             self._log.warning("Uploading %s from offset %d failed, will retry: %s",
                               name, tracked.offset, exc)
             return False

@@ -109,6 +109,7 @@ class BuildMonitor:
         finished = False
         self.uploader.start()
         self._announce()
+        self.uploader.notify()  # osbs-client.log names the build on the hub before any cancel
         self.follower.start()
         try:
             started = self._wait_until_started()

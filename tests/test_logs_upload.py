@@ -355,3 +355,29 @@ def test_fast_upload_sends_large_chunks_and_raises_on_a_checksum_mismatch(tmp_pa
     bad = _RawHub(corrupt_at=FAST_CHUNK)
     with open(path, "rb") as fd, pytest.raises(OSError, match="checksum mismatch"):
         _koji_incremental_upload(bad, "x86_64.log", fd, "tasks/1/1")
+
+
+def test_refusal_after_a_cancel_is_one_quiet_info_line_not_an_error(hub, tmp_path, caplog):
+    """Issue 15 #7: after ``koji cancel`` the hub refuses uploads to the task; that is expected,
+    so it is said once at INFO and not retried, and the final upload is not an ERROR."""
+    import logging
+
+    import koji
+
+    attempts = []
+
+    def refused(session, fname, fd, path, retries=5, logger=None):
+        attempts.append(fname)
+        raise koji.ActionNotAllowed("host 1 does not own task 40")
+
+    for name in ("orchestrator.log", "x86_64.log"):
+        append(tmp_path / name, b"line\n")
+    caplog.set_level(logging.DEBUG)
+    uploader = make(hub, tmp_path, upload=refused)
+    assert uploader.final_upload(timeout=5) is True
+    uploader.close()
+    assert len(attempts) == 1  # nothing retried, the other file not tried
+    records = [r for r in caplog.records if r.name.startswith("koji_containerbuild")]
+    assert [r.levelname for r in records] == ["INFO"]
+    assert "host 1 does not own task 40" in records[0].getMessage()
+    assert "cancelled" in records[0].getMessage()

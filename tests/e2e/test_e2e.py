@@ -192,6 +192,15 @@ def test_koji_cancel_cancels_the_openshift_build(sandbox, koji_cli, openshift):
     session = sandbox.session()
     wait_for("task CANCELED", lambda: session.getTaskInfo(task_id)["state"]
              == TASK_STATES["CANCELED"], 5)
+    # issue 15 #7: the build is named in the log uploaded before the cancel, and the hub's
+    # refusal of uploads after it is an INFO line in kojid's log, not an error
+    assert f"OpenShift build: {name}" in session.downloadTaskOutput(
+        task_id, "osbs-client.log").decode()
+    kojid_log = sandbox.layout.logs / "kojid.log"
+    refusal = f"does not own task {task_id}"
+    wait_for("the refused upload in kojid's log", lambda: refusal in kojid_log.read_text(), 10)
+    around = [line for line in kojid_log.read_text().splitlines() if refusal in line]
+    assert around and all("[INFO]" in line for line in around), around
     if REAL:  # the engine killed buildah with the build
         wait_for("buildah to be gone", lambda: not [
             c for c in own_processes(sandbox.layout.root) if all(w in c for w in buildah_bud)],
