@@ -231,11 +231,11 @@ class Demo:
             lines += ["  koji buildinfo 1", f"  koji list-builds --package {DEMO['package']}"]
         lines += [
             f"  cd {checkout} && koji container-build --scratch --wait",
-            f"  curl -H \"Authorization: Bearer $(cat {token})\" "
+            f"  curl -s -H \"Authorization: Bearer $(cat {token})\" "
             f"{sandbox.sim_url}/apis/build.openshift.io/v1/namespaces/default/builds",
         ]
         if sandbox.real:
-            lines += [f"  curl http://{sandbox.registry}/v2/_catalog",
+            lines += [f"  curl -s http://{sandbox.registry}/v2/_catalog",
                       "  " + shlex.join(sandbox.buildah_argv("images"))]
         lines += [f"Logs: {sandbox.layout.logs}/ (the registry's: "
                   f"{sandbox.layout.engine}/registry/registry.log)",
