@@ -21,12 +21,12 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from koji_containerbuild import task_support  # noqa: E402
+from koji_containerbuild.builder import task_support  # noqa: E402
 from koji_containerbuild.sandbox.distgit import GitDaemon, create_container_repo  # noqa: E402
-from koji_containerbuild.sandbox.faults import Faults  # noqa: E402
-from koji_containerbuild.sandbox.hub import DEMO, SandboxHub, seed_demo  # noqa: E402
-from koji_containerbuild.sandbox.kojid import SandboxKojid  # noqa: E402
-from koji_containerbuild.sandbox.openshift import OpenShiftSimulator  # noqa: E402
+from koji_containerbuild.sandbox.koji.hub import DEMO, SandboxHub, seed_demo  # noqa: E402
+from koji_containerbuild.sandbox.koji.kojid import SandboxKojid  # noqa: E402
+from koji_containerbuild.sandbox.openshift.faults import Faults  # noqa: E402
+from koji_containerbuild.sandbox.openshift.simulator import OpenShiftSimulator  # noqa: E402
 
 TOKEN = "bench-site-token"  # noqa: S105 - the simulator's loopback token
 STATES = koji.TASK_STATES

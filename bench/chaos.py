@@ -22,8 +22,8 @@ from pathlib import Path
 
 from buildsite import STATES, TERMINAL_PHASES, Site
 
-from koji_containerbuild.logs_demux import LogDemux
-from koji_containerbuild.sandbox.faults import Faults
+from koji_containerbuild.logs.demux import LogDemux
+from koji_containerbuild.sandbox.openshift.faults import Faults
 
 EXPECTED_STATE = {
     "success": "CLOSED", "large-log": "CLOSED", "slow-log": "CLOSED",

@@ -18,8 +18,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from koji_containerbuild.logs_demux import LogDemux  # noqa: E402
-from koji_containerbuild.sandbox.sim_reactor import reactor_line, relayed_line  # noqa: E402
+from koji_containerbuild.logs.demux import LogDemux  # noqa: E402
+from koji_containerbuild.sandbox.openshift.reactor import reactor_line, relayed_line  # noqa: E402
 
 CHUNK = 16 << 10
 ROUNDS = 3

@@ -30,8 +30,8 @@ if str(REPO) not in sys.path:
 from koji_containerbuild.openshift.client import TERMINAL_PHASES, OpenShiftClient  # noqa: E402
 from koji_containerbuild.openshift.logstream import follow_build_log  # noqa: E402
 from koji_containerbuild.openshift.watch import StreamStats, wait_for_build  # noqa: E402
-from koji_containerbuild.sandbox.faults import Faults  # noqa: E402
-from koji_containerbuild.sandbox.openshift import OpenShiftSimulator  # noqa: E402
+from koji_containerbuild.sandbox.openshift.faults import Faults  # noqa: E402
+from koji_containerbuild.sandbox.openshift.simulator import OpenShiftSimulator  # noqa: E402
 
 FIXTURE = REPO / 'tests/fixtures/openshift-3.9.41/build_test-build-123.json'
 TOKEN = 'bench-secret-token'

@@ -2,12 +2,12 @@
 
 Enable with ``plugins = builder_containerbuild`` in /etc/kojid/kojid.conf on the hosts of the
 ``container`` channel. Settings live in /etc/kojid/plugins/builder_containerbuild.conf and
-/etc/osbs.conf. All logic is in ``koji_containerbuild.builder``.
+/etc/osbs.conf. All logic is in ``koji_containerbuild.builder.tasks``.
 """
 
 import koji.tasks
 
-from koji_containerbuild import builder, task_support
+from koji_containerbuild.builder import task_support, tasks
 
 
 class BuildContainerTask(koji.tasks.BaseTaskHandler):
@@ -20,7 +20,7 @@ class BuildContainerTask(koji.tasks.BaseTaskHandler):
         return task_support.task_weight()
 
     def handler(self, src, target, opts=None):
-        return builder.build_container(self, src, target, opts)
+        return tasks.build_container(self, src, target, opts)
 
 
 class BuildSourceContainerTask(koji.tasks.BaseTaskHandler):
@@ -33,4 +33,4 @@ class BuildSourceContainerTask(koji.tasks.BaseTaskHandler):
         return task_support.task_weight()
 
     def handler(self, target, opts=None):
-        return builder.build_source_container(self, target, opts)
+        return tasks.build_source_container(self, target, opts)

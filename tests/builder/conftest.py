@@ -12,10 +12,10 @@ import koji.daemon
 import pytest
 from koji.plugin import PluginTracker
 
-from koji_containerbuild import task_support
+from koji_containerbuild.builder import task_support
 from koji_containerbuild.sandbox.distgit import GitDaemon, create_container_repo
-from koji_containerbuild.sandbox.hub import DEMO, SandboxHub, seed_demo
-from koji_containerbuild.sandbox.openshift import OpenShiftSimulator
+from koji_containerbuild.sandbox.koji.hub import DEMO, SandboxHub, seed_demo
+from koji_containerbuild.sandbox.openshift.simulator import OpenShiftSimulator
 
 REPO = Path(__file__).resolve().parents[2]
 TOKEN = "sim-secret-token"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from koji_containerbuild.sandbox.distgit import create_container_repo, git
-from koji_containerbuild.sandbox.hub import DEMO
+from koji_containerbuild.sandbox.koji.hub import DEMO
 
 from .helpers import STATES, fault_of, user_params
 

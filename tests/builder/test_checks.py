@@ -5,7 +5,7 @@ from __future__ import annotations
 import koji
 import pytest
 
-from koji_containerbuild import checks
+from koji_containerbuild.builder import checks
 
 STATES = koji.BUILD_STATES
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from koji_containerbuild.sandbox.hub import SandboxHub
+from koji_containerbuild.sandbox.koji.hub import SandboxHub
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 KOJI = os.path.join(os.path.dirname(sys.executable), "koji")

@@ -6,7 +6,8 @@ import optparse
 
 import pytest
 
-from koji_containerbuild import cli, options
+from koji_containerbuild import options
+from koji_containerbuild.cli import commands as cli
 
 
 @pytest.fixture(autouse=True)

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from koji_containerbuild.sandbox.hub_queries import tag_build
+from koji_containerbuild.sandbox.koji.hub_queries import tag_build
 
 from .conftest import TARGET, USER
 

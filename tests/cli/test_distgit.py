@@ -6,8 +6,8 @@ import subprocess
 
 import pytest
 
-from koji_containerbuild import distgit
-from koji_containerbuild.distgit import DistGitError
+from koji_containerbuild.cli import distgit
+from koji_containerbuild.cli.distgit import DistGitError
 
 ANON = "git+https://pkgs.example.org/container/foo.git"
 

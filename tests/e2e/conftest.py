@@ -11,8 +11,8 @@ from dataclasses import dataclass
 import pytest
 import requests
 
-from koji_containerbuild.sandbox.demo_services import Sandbox
-from koji_containerbuild.sandbox.sim_buildah import unavailable_reason
+from koji_containerbuild.sandbox.demo.services import Sandbox
+from koji_containerbuild.sandbox.openshift.buildah import unavailable_reason
 
 REAL_REASON = unavailable_reason()  # None: buildah, docker-registry and busybox-static are here
 BUILDS = "/apis/build.openshift.io/v1/namespaces/default/builds"

@@ -11,7 +11,7 @@ import re
 import pytest
 from koji import BUILD_STATES, TASK_STATES
 
-from koji_containerbuild.sandbox.sim_registry import manifest_digest, repository_tags
+from koji_containerbuild.sandbox.openshift.registry import manifest_digest, repository_tags
 
 from .conftest import BUILDS, REAL_REASON, own_processes, wait_for
 

@@ -8,15 +8,15 @@ import sys
 import pytest
 
 from koji_containerbuild.sandbox.distgit import GitDaemon, create_container_repo
-from koji_containerbuild.sandbox.sim_buildah import (
+from koji_containerbuild.sandbox.openshift.buildah import (
     HOST_ARCH,
     BuildahEngine,
     is_static_executable,
     unavailable_reason,
 )
-from koji_containerbuild.sandbox.sim_buildah_run import enclose
-from koji_containerbuild.sandbox.sim_registry import manifest_digest
-from tests.sandbox.test_simulator_helpers import create_build, follow_log, start_sim
+from koji_containerbuild.sandbox.openshift.buildah_run import enclose
+from koji_containerbuild.sandbox.openshift.registry import manifest_digest
+from tests.sandbox.openshift.test_simulator_helpers import create_build, follow_log, start_sim
 
 REASON = unavailable_reason()
 OTHER_ARCH = "s390x" if HOST_ARCH != "s390x" else "x86_64"

@@ -20,8 +20,8 @@ from koji_containerbuild.openshift.errors import (
 )
 from koji_containerbuild.openshift.logstream import follow_build_log
 from koji_containerbuild.openshift.watch import StreamStats, wait_for_build
-from koji_containerbuild.sandbox.faults import Faults
-from koji_containerbuild.sandbox.openshift import OpenShiftSimulator
+from koji_containerbuild.sandbox.openshift.faults import Faults
+from koji_containerbuild.sandbox.openshift.simulator import OpenShiftSimulator
 
 TOKEN = 'sim-secret-token'
 BENCH = Path(__file__).resolve().parents[2] / 'bench' / 'openshift_faults.py'

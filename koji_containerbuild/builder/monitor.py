@@ -1,0 +1,219 @@
+"""Run a submitted OpenShift build to its end: say where it runs, stream its log into the task,
+wait, diagnose a build that never starts, and cancel it whenever the task stops early.
+
+Koji-free apart from the upload session handed to the uploader. Cancellation is by
+exceptions: kojid's SIGINT (KeyboardInterrupt) and SIGTERM (SystemExit) unwind through
+``run()``, which cancels the build in its cleanup, so no OpenShift build outlives its task.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import signal
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional
+
+from ..logs.follow import ORCHESTRATOR_LOG, LogDemux, LogFollower, TaskLogUploader
+from ..openshift.client import RUNNING_PHASES, TERMINAL_PHASES, OpenShiftClient, phase_of
+from ..openshift.errors import OpenShiftError, WaitTimeout
+from ..openshift.logstream import follow_build_log
+from ..openshift.result import BuildResult, build_path, diagnose_failure, diagnose_pending
+from ..openshift.watch import wait_for_build
+
+log = logging.getLogger("koji.plugin.containerbuild")
+
+RUNNING_OR_DONE = RUNNING_PHASES | TERMINAL_PHASES
+# After the build ends its log stream closes by itself; this bounds a stream that does not.
+LOG_DRAIN_SECONDS = 60.0
+CANCEL_SECONDS = 1.0
+FINAL_UPLOAD_SECONDS = 1.5
+
+
+class BuildStuck(Exception):
+    """The build did not start within the pending limit; it has been cancelled."""
+
+
+@dataclass
+class Outcome:
+    """How a build ended, with what the task reports besides the OpenShift result."""
+
+    result: BuildResult
+    node: Optional[str] = None
+    user_warnings: list[str] = field(default_factory=list)
+    log_error: Optional[BaseException] = None
+    log_files: dict[str, str] = field(default_factory=dict)
+    diagnosis: Optional[str] = None
+
+
+@contextlib.contextmanager
+def deferred_signals() -> Iterator[list[int]]:
+    """Hold SIGINT/SIGTERM while cleaning up, so kojid's SIGTERM ~3 s after SIGINT cannot cut
+    the build cancel short; the caller re-raises afterwards. Main thread only (signal rule)."""
+    received: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield received
+        return
+    previous = {sig: signal.signal(sig, lambda s, _f: received.append(s))
+                for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield received
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+class BuildMonitor:
+    """Follow one OpenShift build for a Koji task."""
+
+    def __init__(
+        self,
+        client: OpenShiftClient,
+        build: dict,
+        *,
+        outdir: str,
+        upload_session: Any,
+        upload_path: str,
+        demux: bool = True,
+        main_log: str = ORCHESTRATOR_LOG,
+        metadata_root: Optional[str] = None,
+        pending_timeout: float = 3600.0,
+        upload_interval: float = 0.15,
+        uploader_factory: Optional[Callable[..., TaskLogUploader]] = None,
+        task_goes_on: Optional[Callable[[], bool]] = None,
+    ) -> None:
+        """``task_goes_on`` answers, when a signal stops us, whether the Koji task lives on
+        (kojid stopping or restarting frees it for a re-run) rather than being cancelled."""
+        self.client = client
+        self.build = build
+        self.name = build["metadata"]["name"]
+        self.namespace = build["metadata"].get("namespace") or client.namespace
+        self.pending_timeout = pending_timeout
+        self.cancel = threading.Event()
+        make_uploader = uploader_factory or TaskLogUploader
+        self.uploader = make_uploader(upload_session, outdir, upload_path,
+                                      min_interval=upload_interval)
+        self.demux = LogDemux(outdir, demux=demux, main_log=main_log,
+                              metadata_root=metadata_root, on_data=self.uploader.notify)
+        self.follower = LogFollower(
+            lambda: follow_build_log(self.client, self.name, cancel=self.cancel),
+            self.demux, cancel=self.cancel, logger=log,
+        )
+        self.node: Optional[str] = None
+        self._task_goes_on = task_goes_on
+
+    def run(self) -> Outcome:
+        """Stream and wait until the build ends; cancel it if anything stops us early."""
+        finished = False
+        self.uploader.start()
+        self._announce()
+        self.uploader.notify()  # osbs-client.log names the build on the hub before any cancel
+        self.follower.start()
+        try:
+            started = self._wait_until_started()
+            self._note_node()
+            final = started if phase_of(started) in TERMINAL_PHASES else wait_for_build(
+                self.client, self.name, TERMINAL_PHASES)
+            finished = True
+            return self._outcome(final)
+        except BaseException as exc:
+            if not finished:
+                with deferred_signals():
+                    if self._should_cancel(exc):
+                        self.cancel_build()
+                    else:
+                        log.info("Leaving OpenShift build %s running: the task will be run "
+                                 "again and re-attach to it", self.name)
+            raise
+        finally:
+            self.follower.stop()
+            self.uploader.final_upload(timeout=FINAL_UPLOAD_SECONDS)
+            self.uploader.close()
+
+    def _should_cancel(self, exc: BaseException) -> bool:
+        """Cancel on every failure, and on a signal unless the task itself lives on.
+
+        kojid sends the same SIGINT/SIGTERM for a cancelled task and for its own stop or
+        restart (reference/koji-plugin-api.md §2.6-2.7); only in the first case is the task
+        CANCELED on the hub. A re-run re-attaches to the build, so keep it in the second.
+        """
+        if not isinstance(exc, (KeyboardInterrupt, SystemExit)) or self._task_goes_on is None:
+            return True
+        try:
+            return not self._task_goes_on()
+        except Exception as error:  # noqa: BLE001 - in doubt, leave no orphan behind
+            log.warning("Could not tell whether the task was cancelled (%s); cancelling "
+                        "build %s", error, self.name)
+            return True
+
+    def cancel_build(self) -> None:
+        """Cancel the build on the cluster (bounded); never raises, a failure is logged."""
+        self.cancel.set()
+        try:
+            self.client.cancel_build(self.name, deadline=CANCEL_SECONDS)
+            log.info("Cancelled OpenShift build %s", self.name)
+        except OpenShiftError as exc:
+            log.error("Could not cancel OpenShift build %s: %s", self.name, exc)
+
+    # ---------------------------------------------------------------------------------
+
+    def _announce(self) -> None:
+        log.info("OpenShift build: %s (namespace %s)", self.name, self.namespace)
+        link = self.build["metadata"].get("selfLink") or build_path(self.namespace, self.name)
+        log.info("openshift_build_selflink: %s", link)
+
+    def _note_node(self) -> None:
+        try:
+            self.node = self.client.get_build_node(self.name)
+        except OpenShiftError as exc:
+            log.warning("Could not find the node of build %s: %s", self.name, exc)
+        if self.node:
+            log.info("Build %s runs on node %s", self.name, self.node)
+
+    def _wait_until_started(self) -> dict:
+        try:
+            return wait_for_build(self.client, self.name, RUNNING_OR_DONE,
+                                  deadline=self.pending_timeout)
+        except WaitTimeout:
+            build = self.client.get_build(self.name)
+            pods = self._pods()
+            why = diagnose_pending(build, pods) or (
+                f"it is still {phase_of(build)} with no reason given by OpenShift")
+            self.cancel_build()
+            raise BuildStuck(
+                f"OpenShift build {self.name} did not start within "
+                f"{self.pending_timeout:g}s: {why}. The build was cancelled."
+            ) from None
+
+    def _pods(self) -> list:
+        try:
+            return self.client.get_build_pods(self.name)
+        except OpenShiftError as exc:
+            log.warning("Could not read the pods of build %s: %s", self.name, exc)
+            return []
+
+    def _outcome(self, final: dict) -> Outcome:
+        if not self.follower.done:
+            self.follower.join(LOG_DRAIN_SECONDS)
+        if not self.follower.done:
+            self.follower.stop()
+            self.follower.join(5.0)
+            log_error: Optional[BaseException] = OpenShiftError(
+                f"the log of build {self.name} did not end {LOG_DRAIN_SECONDS:g}s after the "
+                "build finished")
+        else:
+            log_error = self.follower.error
+        pods = self._pods() if phase_of(final) != "complete" else None
+        result = BuildResult.from_build(final, pods)
+        if not self.node:
+            self.node = result.node
+        return Outcome(
+            result=result,
+            node=self.node,
+            user_warnings=list(self.demux.user_warnings),
+            log_error=log_error,
+            log_files=self.demux.files,
+            diagnosis=diagnose_failure(final, pods) if pods is not None else None,
+        )

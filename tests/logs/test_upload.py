@@ -1,0 +1,383 @@
+"""TaskLogUploader against a hub stand-in that stores uploads the way kojihub does."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+import time
+
+import pytest
+from koji.util import adler32_constructor
+
+from koji_containerbuild.logs.upload import TaskLogUploader
+
+UPLOAD_PATH = "tasks/123/123"
+
+
+class FakeHub:
+    """Stores uploads like kojihub's handle_upload: truncate at offset, then write."""
+
+    def __init__(self) -> None:
+        self.files: dict[str, bytearray] = {}
+        self.calls: list[tuple[str, int, bytes]] = []
+        self.fail = None          # callable(name, offset, chunk) -> bool
+        self.gate: threading.Event | None = None   # blocks uploads until set
+        self.changed = threading.Condition()
+
+    def raw_upload(self, name: str, offset: int, chunk: bytes) -> None:
+        if self.gate is not None:
+            self.gate.wait()
+        if self.fail is not None and self.fail(name, offset, chunk):
+            raise ConnectionError("hub unavailable")
+        with self.changed:
+            data = self.files.setdefault(name, bytearray())
+            assert offset <= len(data), "upload would leave a hole"
+            del data[offset:]
+            data += chunk
+            self.calls.append((name, offset, bytes(chunk)))
+            self.changed.notify_all()
+
+    def upload(self, session, fname, fd, path, retries=5, logger=None):
+        """Same contract as koji.daemon.incremental_upload: fd.tell() to EOF, 64 KiB chunks."""
+        assert path == UPLOAD_PATH and "b" in fd.mode
+        while True:
+            offset = fd.tell()
+            chunk = fd.read(65536)
+            if not chunk:
+                return
+            self.raw_upload(fname, offset, chunk)
+
+    def wait_for(self, name: str, content: bytes, timeout: float = 2.0) -> bool:
+        deadline = time.monotonic() + timeout
+        with self.changed:
+            while bytes(self.files.get(name, b"")) != content:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self.changed.wait(remaining)
+        return True
+
+    def content(self) -> dict[str, bytes]:
+        return {name: bytes(data) for name, data in self.files.items()}
+
+
+class FakeSession:
+    """What koji.daemon.incremental_upload needs from a ClientSession (fast upload path)."""
+
+    opts = {"use_fast_upload": True}
+
+    def __init__(self, hub: FakeHub) -> None:
+        self.hub = hub
+
+    def rawUpload(self, chunk, offset, path, name, overwrite=False):  # noqa: N802 - koji API
+        assert path == UPLOAD_PATH and overwrite
+        self.hub.raw_upload(name, offset, chunk)
+        return {"size": len(chunk), "hexdigest": adler32_constructor(chunk).hexdigest(),
+                "offset": offset}
+
+
+@pytest.fixture
+def hub():
+    return FakeHub()
+
+
+def make(hub, outdir, **kwargs) -> TaskLogUploader:
+    kwargs.setdefault("upload", hub.upload)
+    kwargs.setdefault("retry_initial", 0.01)
+    return TaskLogUploader(None, str(outdir), UPLOAD_PATH, **kwargs)
+
+
+def append(path, data: bytes) -> None:
+    with open(path, "ab") as handle:
+        handle.write(data)
+
+
+def local_files(outdir) -> dict[str, bytes]:
+    return {name: (outdir / name).read_bytes() for name in os.listdir(outdir)}
+
+
+# ---------------------------------------------------------------------------------------------
+# offsets and content
+
+
+def test_each_byte_is_sent_once_and_in_order(hub, tmp_path):
+    uploader = make(hub, tmp_path)
+    append(tmp_path / "orchestrator.log", b"one\n")
+    append(tmp_path / "x86_64.log", "grüße 🚀\n".encode())
+    assert uploader.upload_pending()
+    append(tmp_path / "orchestrator.log", b"two\n" * 40000)     # > 64 KiB: several chunks
+    assert uploader.upload_pending()
+    assert uploader.upload_pending()                             # nothing new: no call
+    assert hub.content() == local_files(tmp_path)
+    for name in ("orchestrator.log", "x86_64.log"):
+        sent = [(offset, chunk) for fname, offset, chunk in hub.calls if fname == name]
+        position = 0
+        for offset, chunk in sent:
+            assert offset == position, "a range was sent twice or skipped"
+            position += len(chunk)
+    assert uploader.uploaded() == {"orchestrator.log": 4 + 4 * 40000,
+                                   "x86_64.log": len("grüße 🚀\n".encode())}
+
+
+def test_real_koji_incremental_upload_with_non_ascii_bytes(hub, tmp_path):
+    """Default callable is koji.daemon.incremental_upload; offsets are bytes, not chars."""
+    data = ("ünïcödé ✓ line\n" * 9000).encode() + b"\xff\xfe raw\n"
+    append(tmp_path / "x86_64.log", data)
+    uploader = TaskLogUploader(FakeSession(hub), str(tmp_path), UPLOAD_PATH)
+    assert uploader.upload_pending()
+    append(tmp_path / "x86_64.log", "tail ü\n".encode())
+    assert uploader.upload_pending()
+    assert hub.content() == {"x86_64.log": data + "tail ü\n".encode()}
+    assert uploader.uploaded() == {"x86_64.log": len(data) + len("tail ü\n".encode())}
+
+
+def test_only_log_and_json_files_are_uploaded(hub, tmp_path):
+    append(tmp_path / "orchestrator.log", b"a\n")
+    append(tmp_path / "metadata.json", b"{}")
+    append(tmp_path / ".metadata.json.part", b"{")
+    append(tmp_path / "notes.txt", b"x")
+    (tmp_path / "dir.log").mkdir()
+    assert make(hub, tmp_path).upload_pending()
+    assert sorted(hub.content()) == ["metadata.json", "orchestrator.log"]
+
+
+def test_replaced_file_is_uploaded_again_from_the_start(hub, tmp_path):
+    uploader = make(hub, tmp_path)
+    append(tmp_path / "metadata.json", b'{"old": "a much longer first version"}')
+    assert uploader.upload_pending()
+    append(tmp_path / "new.tmp", b'{"new": 1}')
+    os.replace(tmp_path / "new.tmp", tmp_path / "metadata.json")
+    assert uploader.upload_pending()
+    assert hub.content() == {"metadata.json": b'{"new": 1}'}
+
+
+# ---------------------------------------------------------------------------------------------
+# hub failures
+
+
+def test_hub_failure_mid_file_keeps_offsets_and_recovers_exactly(hub, tmp_path):
+    data = bytes(range(256)) * 1024                    # 256 KiB: four chunks
+    append(tmp_path / "orchestrator.log", data)
+    uploader = make(hub, tmp_path)
+    hub.fail = lambda name, offset, chunk: offset >= 2 * 65536   # third chunk on: down
+    assert not uploader.upload_pending()
+    assert uploader.uploaded() == {"orchestrator.log": 0}        # nothing confirmed
+    assert len(hub.files["orchestrator.log"]) == 2 * 65536       # hub got part of it
+    append(tmp_path / "orchestrator.log", b"more\n")
+    assert not uploader.upload_pending()
+    hub.fail = None
+    assert uploader.upload_pending()
+    assert hub.content() == {"orchestrator.log": data + b"more\n"}
+
+
+def test_real_koji_upload_when_the_hub_raises(hub, tmp_path):
+    from koji_containerbuild.logs.upload import FAST_CHUNK
+
+    data = b"x" * (2 * FAST_CHUNK + 150000) + b"\n"  # three chunks
+    append(tmp_path / "orchestrator.log", data)
+    failures = iter([False, True, True])
+    hub.fail = lambda name, offset, chunk: next(failures, False)
+    uploader = TaskLogUploader(FakeSession(hub), str(tmp_path), UPLOAD_PATH)
+    assert not uploader.upload_pending()
+    assert not uploader.upload_pending()
+    assert uploader.upload_pending()
+    assert hub.content() == {"orchestrator.log": data}
+
+
+def test_background_retries_without_new_data(hub, tmp_path):
+    down = threading.Event()
+    down.set()
+    hub.fail = lambda name, offset, chunk: down.is_set()
+    uploader = make(hub, tmp_path, retry_initial=0.02, retry_max=0.05).start()
+    try:
+        append(tmp_path / "orchestrator.log", b"written while the hub is down\n")
+        uploader.notify()
+        time.sleep(0.1)
+        assert hub.content() == {}
+        down.clear()                                     # hub back; nobody notifies again
+        assert hub.wait_for("orchestrator.log", b"written while the hub is down\n")
+    finally:
+        assert uploader.final_upload(timeout=2)
+        uploader.close()
+
+
+def test_final_upload_gives_up_when_the_hub_stays_down(hub, tmp_path):
+    append(tmp_path / "orchestrator.log", b"line\n")
+    hub.fail = lambda name, offset, chunk: True
+    uploader = make(hub, tmp_path, retry_initial=0.01)
+    started = time.monotonic()
+    assert uploader.final_upload(timeout=1) is False
+    assert time.monotonic() - started < 1
+    assert (tmp_path / "orchestrator.log").read_bytes() == b"line\n"
+
+
+def test_final_upload_does_not_hang_on_a_blocked_hub_call(hub, tmp_path):
+    hub.gate = threading.Event()
+    uploader = make(hub, tmp_path).start()
+    append(tmp_path / "orchestrator.log", b"line\n")
+    uploader.notify()
+    started = time.monotonic()
+    assert uploader.final_upload(timeout=0.2) is False
+    assert time.monotonic() - started < 1
+    uploader.close()                                   # must not wait for the blocked pass
+    assert uploader.uploaded() == {"orchestrator.log": 0}
+    assert time.monotonic() - started < 1
+    hub.gate.set()
+    assert hub.wait_for("orchestrator.log", b"line\n")
+
+
+# ---------------------------------------------------------------------------------------------
+# scheduling: latency, coalescing, silence
+
+
+def test_a_line_reaches_the_hub_within_half_a_second(hub, tmp_path):
+    uploader = make(hub, tmp_path, min_interval=0.15).start()
+    try:
+        expected = b""
+        for i in range(5):
+            line = f"line {i}\n".encode()
+            expected += line
+            append(tmp_path / "orchestrator.log", line)
+            uploader.notify()
+            assert hub.wait_for("orchestrator.log", expected, timeout=0.5), f"line {i} late"
+    finally:
+        uploader.final_upload()
+        uploader.close()
+
+
+def test_bursts_are_coalesced(hub, tmp_path):
+    uploader = make(hub, tmp_path, min_interval=0.05).start()
+    try:
+        for i in range(300):
+            append(tmp_path / "orchestrator.log", f"burst line {i}\n".encode())
+            uploader.notify()
+            if i % 50 == 0:
+                time.sleep(0.02)
+        assert uploader.final_upload(timeout=2)
+    finally:
+        uploader.close()
+    assert hub.content() == local_files(tmp_path)
+    assert uploader.passes < 30
+    assert len(hub.calls) < 30
+
+
+def test_silence_costs_no_wakeups_and_no_calls(hub, tmp_path):
+    uploader = make(hub, tmp_path, min_interval=0.01).start()
+    try:
+        append(tmp_path / "orchestrator.log", b"last line before silence\n")
+        uploader.notify()
+        assert hub.wait_for("orchestrator.log", b"last line before silence\n")
+        time.sleep(0.05)
+        passes, calls = uploader.passes, len(hub.calls)
+        time.sleep(0.4)
+        assert (uploader.passes, len(hub.calls)) == (passes, calls)
+    finally:
+        uploader.final_upload()
+        uploader.close()
+
+
+def test_final_upload_drains_what_the_thread_has_not_sent(hub, tmp_path):
+    """Regression #30: the tail must reach the hub on every exit path (cancel too)."""
+    uploader = make(hub, tmp_path, min_interval=60).start()
+    append(tmp_path / "orchestrator.log", b"first\n")
+    uploader.notify()
+    assert hub.wait_for("orchestrator.log", b"first\n")
+    append(tmp_path / "orchestrator.log", b"tail written just before cancel\n")
+    uploader.notify()                                   # next pass would be 60 s away
+    assert uploader.final_upload(timeout=2)
+    uploader.close()
+    assert hub.content() == {"orchestrator.log": b"first\ntail written just before cancel\n"}
+
+
+def test_context_manager_uploads_on_exception(hub, tmp_path):
+    with pytest.raises(RuntimeError):
+        with make(hub, tmp_path, min_interval=60):
+            append(tmp_path / "orchestrator.log", b"before the failure\n")
+            raise RuntimeError("task failed")
+    assert hub.content() == {"orchestrator.log": b"before the failure\n"}
+
+
+# ---------------------------------------------------------------------------------------------
+# the workdir vanishing (regression #1)
+
+
+def test_workdir_removed_under_the_uploader(hub, tmp_path):
+    outdir = tmp_path / "osbslogs"
+    outdir.mkdir()
+    uploader = make(hub, outdir)
+    append(outdir / "orchestrator.log", b"a\n")
+    assert uploader.upload_pending()
+    append(outdir / "orchestrator.log", b"b\n")
+    shutil.rmtree(outdir)
+    assert uploader.upload_pending()                   # open fd still readable
+    assert uploader.final_upload(timeout=1)
+    assert hub.content() == {"orchestrator.log": b"a\nb\n"}
+
+
+def test_workdir_that_never_existed(hub, tmp_path):
+    uploader = make(hub, tmp_path / "missing")
+    assert uploader.upload_pending()
+    assert uploader.final_upload(timeout=1)
+    assert hub.calls == []
+
+
+class _RawHub:
+    """A session double for the fast upload path: stores bytes like the hub's rawUpload."""
+
+    def __init__(self, corrupt_at=None):
+        self.opts = {"use_fast_upload": True}
+        self.files: dict = {}
+        self.sizes: list = []
+        self.corrupt_at = corrupt_at
+
+    def rawUpload(self, chunk, offset, path, name, overwrite=False):  # noqa: N802 - koji's name
+        from koji.util import adler32_constructor
+
+        data = self.files.get(name, b"")[:offset] + chunk
+        self.files[name] = data
+        self.sizes.append(len(chunk))
+        stored = b"x" + chunk[1:] if offset == self.corrupt_at else chunk
+        return {"size": len(chunk), "hexdigest": adler32_constructor(stored).hexdigest()}
+
+
+def test_fast_upload_sends_large_chunks_and_raises_on_a_checksum_mismatch(tmp_path):
+    from koji_containerbuild.logs.upload import FAST_CHUNK, _koji_incremental_upload
+
+    data = os.urandom(3 * FAST_CHUNK + 123)
+    path = tmp_path / "x86_64.log"
+    path.write_bytes(data)
+    hub = _RawHub()
+    with open(path, "rb") as fd:
+        _koji_incremental_upload(hub, "x86_64.log", fd, "tasks/1/1")
+    assert hub.files["x86_64.log"] == data
+    assert hub.sizes == [FAST_CHUNK] * 3 + [123]  # 4 requests, where koji's path makes 49
+    bad = _RawHub(corrupt_at=FAST_CHUNK)
+    with open(path, "rb") as fd, pytest.raises(OSError, match="checksum mismatch"):
+        _koji_incremental_upload(bad, "x86_64.log", fd, "tasks/1/1")
+
+
+def test_refusal_after_a_cancel_is_one_quiet_info_line_not_an_error(hub, tmp_path, caplog):
+    """Issue 15 #7: after ``koji cancel`` the hub refuses uploads to the task; that is expected,
+    so it is said once at INFO and not retried, and the final upload is not an ERROR."""
+    import logging
+
+    import koji
+
+    attempts = []
+
+    def refused(session, fname, fd, path, retries=5, logger=None):
+        attempts.append(fname)
+        raise koji.ActionNotAllowed("host 1 does not own task 40")
+
+    for name in ("orchestrator.log", "x86_64.log"):
+        append(tmp_path / name, b"line\n")
+    caplog.set_level(logging.DEBUG)
+    uploader = make(hub, tmp_path, upload=refused)
+    assert uploader.final_upload(timeout=5) is True
+    uploader.close()
+    assert len(attempts) == 1  # nothing retried, the other file not tried
+    records = [r for r in caplog.records if r.name.startswith("koji_containerbuild")]
+    assert [r.levelname for r in records] == ["INFO"]
+    assert "host 1 does not own task 40" in records[0].getMessage()
+    assert "cancelled" in records[0].getMessage()
