@@ -78,6 +78,7 @@ class OsbsInstance:
     orchestrator_max_run_hours: int = 4
     worker_max_run_hours: int = 3
     scratch: Optional[bool] = None
+    verbose: bool = False            # [general] verbose: DEBUG lines in osbs-client.log
 
     @property
     def verify(self) -> Union[bool, str]:
@@ -169,6 +170,7 @@ def load_osbs_instance(
     build_json_dir = parser.get("general", "build_json_dir").strip()
     if not build_json_dir:
         raise ConfigError(f"{path}: [general] build_json_dir is mandatory and empty")
+    verbose = parse_bool(parser.get("general", "verbose", fallback="false"))
     if not parser.has_section(section):
         why = "scratch builds read it" if scratch else "non-scratch builds read it"
         raise ConfigError(f"{path}: section [{section}] is missing ({why})")
@@ -227,7 +229,8 @@ def load_osbs_instance(
             f"{path}: [{section}] use_auth is on but no token is configured (token, token_file "
             f"or ~/.osbs/{section}.token); OAuth login with a password or Kerberos is not supported"
         )
-    return OsbsInstance(conf_file=path, section=section, build_json_dir=build_json_dir, **values)
+    return OsbsInstance(conf_file=path, section=section, build_json_dir=build_json_dir,
+                        verbose=verbose, **values)
 
 
 def _resolve_token(

@@ -20,11 +20,14 @@ MAX_STRING = 4096
 MAX_LIST = 256
 MAX_USERDATA_BYTES = 64 * 1024
 
-RELEASE_PATTERN = r"^\d+([._]?[a-zA-Z0-9]+)*$"
+# osbs-client's ^\d+([._]?[a-zA-Z0-9]+)*$, written so that it cannot backtrack exponentially
+# (a 40-character --release would hang the hub): the same strings, linear time.
+RELEASE_PATTERN = r"^\d[a-zA-Z0-9]*([._][a-zA-Z0-9]+)*$"
 ISOLATED_RELEASE_PATTERN = r"^\d+\.\d+(\..+)?$"
 # Cachito's replacement form, passed through to OSBS unparsed.
 DEPENDENCY_REPLACEMENT_PATTERN = r"^[^:\s]+:[^:\s]+:[^:\s]+(:[^:\s]+)?$"
-HTTP_URL_PATTERN = r"^https?://[^\s/?#@]+[^\s]*$"
+# The same strings as ^https?://[^\s/?#@]+[^\s]*$ without its quadratic backtracking.
+HTTP_URL_PATTERN = r"^https?://[^\s/?#@][^\s]*$"
 ARCH_LIST_PATTERN = r"^\s*[A-Za-z0-9_-]+(\s+[A-Za-z0-9_-]+)*\s*$"
 
 # Git-capable schemes of Koji's SCM grammar; plain http(s) is what base rpkg sends with an
@@ -353,22 +356,23 @@ def check_scm_url(src: Any) -> str:
         raise OptionsError("src", f"Invalid source URL: must be a string, got {_short(src)}")
     if len(src) > MAX_STRING:
         raise OptionsError("src", f"Invalid source URL: longer than {MAX_STRING} characters")
+    shown = _short(re.sub(r"(://[^/@:]*):[^/@]*@", r"\1:***@", src))  # never echo a password
     if _CONTROL.search(src):
         raise OptionsError(
-            "src", f"Invalid source URL {_short(src)}: whitespace or control characters"
+            "src", f"Invalid source URL {shown}: whitespace or control characters"
         )
     match = _SCM_URL.match(src)
     allowed = ", ".join(f"{s}://" for s in SCM_SCHEMES)
     if not match:
         raise OptionsError(
             "src",
-            f"Invalid source URL {_short(src)}: expected scheme://[user@]host/path[?query]#ref "
+            f"Invalid source URL {shown}: expected scheme://[user@]host/path[?query]#ref "
             f"with one of {allowed}",
         )
     if match.group("scheme") not in SCM_SCHEMES:
         raise OptionsError(
             "src",
-            f"Invalid source URL {_short(src)}: scheme {match.group('scheme')}:// is not "
+            f"Invalid source URL {shown}: scheme {match.group('scheme')}:// is not "
             f"allowed; use one of {allowed}",
         )
     return src

@@ -227,3 +227,10 @@ def test_builder_settings_refuse_unknown_keys_and_bad_values(tmp_path, text, mes
     path.write_text(text)
     with pytest.raises(ConfigError, match=message):
         config.load_builder_settings(str(path))
+
+
+@pytest.mark.parametrize("line,verbose", [("", False), ("verbose = true\n", True),
+                                          ("verbose = 1\n", True), ("verbose = yes\n", False)])
+def test_general_verbose_follows_osbs_client_booleans(conf, home, line, verbose):
+    text = OSBS_CONF.replace("[general]\n", f"[general]\n{line}")
+    assert load_osbs_instance(path=conf(text), home=home).verbose is verbose

@@ -17,6 +17,7 @@ from koji_containerbuild.cli import distgit
 from koji_containerbuild.openshift.errors import error_from_response
 from koji_containerbuild.openshift.request import BuildParams, render_build
 from koji_containerbuild.openshift.submit import submit_image_build
+from koji_containerbuild.openshift.templates import ORCHESTRATOR, TemplateError, load_template
 
 
 class DocsDrift(Exception):
@@ -110,6 +111,17 @@ def _forbidden() -> None:
                                          "builds")
 
 
+def _broken_template() -> None:
+    """A site's orchestrator.json that is not JSON, as the task reports it."""
+    with tempfile.TemporaryDirectory() as tmp:
+        with open(os.path.join(tmp, ORCHESTRATOR), "w") as handle:
+            handle.write('{"kind": "BuildConfig",\n')
+        try:
+            load_template(tmp, ORCHESTRATOR)
+        except TemplateError as exc:
+            raise TemplateError(str(exc).replace(tmp, "/usr/share/osbs")) from None
+
+
 def submit_errors() -> list[tuple[str, str]]:
     """(situation, exact task fault) for osbs.conf values only checked when submitting."""
     good = config.OsbsInstance(
@@ -139,6 +151,8 @@ def submit_errors() -> list[tuple[str, str]]:
          _fault_text(_forbidden)),
         ("the ConfigMap has no `source_registry`",
          _fault_text(lambda: render_build(good, {}, params, "registry.example.org/b:1"))),
+        ("a template in `build_json_dir` is not valid JSON",
+         _fault_text(_broken_template)),
     ]
 
 

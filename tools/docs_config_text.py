@@ -71,7 +71,8 @@ KOJID_OPTIONS: tuple[tuple[str, str, str], ...] = (
     ("allowed_scms_use_policy", "false", "Also ask the hub's `build_from_scm` policy (with "
      "`user_id`, `channel`, `scratch`, `build_tag`)."),
     ("allow_password_in_scm_url", "false", "Accept `user:password@` in the source URL; the "
-     "password is never written to logs."),
+     "password serves the builder's own fetch only: it is never logged or stored, and "
+     "OpenShift gets the URL without the user part."),
     ("topdir", "/mnt/koji", "Scratch builds: atomic-reactor leaves `metadata.json` under "
      "`<topdir>/work`; when that directory is visible on the builder the plugin copies it into "
      "the task output. `topurl` is not used for this."),
@@ -153,9 +154,18 @@ The path can be changed with `osbs_conf` in the builder plugin file.
 
 **Which section.** Scratch builds (image and source) read `[scratch]`; every other build,
 isolated and flatpak builds included, reads `[default]`. The whole section is used, nothing is
-merged between sections. `[general]` holds `build_json_dir`, mandatory: the directory of
-osbs-client's templates as seen *inside the buildroot image* (the builder only passes it on to
-atomic-reactor), typically `/usr/share/osbs/`. Other `[general]` keys are accepted and ignored.
+merged between sections. `[general]` holds `build_json_dir`, mandatory, typically
+`/usr/share/osbs/`: the directory of osbs-client's build templates. As with osbs-client, the
+builder reads the site's `orchestrator.json` (image builds), `orchestrator_sources.json`
+(source builds), `image_stream.json` and `image_stream_tag.json` (autorebuilds) from it on the
+Koji builder, and keeps whatever a site added to them (labels, annotations, env, secrets, a
+node selector; no `triggers`: no autorebuilds); a file that is absent means the built-in
+default, the shape osbs-client 1.10 shipped. The same path goes to atomic-reactor in
+USER_PARAMS, which reads `orchestrator_inner:6.json` and the customize file
+(`worker_customize.json`, osbs-client's name even for orchestrator builds) *inside the
+buildroot image*. `verbose` (a boolean, default false) adds DEBUG lines, such as every
+OpenShift request with its answer's status, to the task's `osbs-client.log`, as it did with
+osbs-client. Other `[general]` keys are accepted and ignored.
 
 **Booleans** follow osbs-client: a number is true when it is not 0; otherwise only `true` (any
 case) is true. `yes` and `on` are **false**. An empty value counts as not set.

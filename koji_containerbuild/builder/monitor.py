@@ -104,14 +104,19 @@ class BuildMonitor:
         self.node: Optional[str] = None
         self._task_goes_on = task_goes_on
 
-    def run(self) -> Outcome:
-        """Stream and wait until the build ends; cancel it if anything stops us early."""
+    def run(self, on_watching: Optional[Callable[[], None]] = None) -> Outcome:
+        """Stream and wait until the build ends; cancel it if anything stops us early.
+
+        ``on_watching`` is called once this method's own cleanup covers the build (the
+        caller's guard, openshift/orphans.py, stands down)."""
         finished = False
         self.uploader.start()
         self._announce()
         self.uploader.notify()  # osbs-client.log names the build on the hub before any cancel
         self.follower.start()
         try:
+            if on_watching is not None:
+                on_watching()
             started = self._wait_until_started()
             self._note_node()
             final = started if phase_of(started) in TERMINAL_PHASES else wait_for_build(

@@ -15,10 +15,15 @@ from typing import Any, Optional, Union
 
 import yaml
 
+from .container_yaml import ContainerYamlError, validate
 from .source import SourceError
 
 DOCKERFILE = 'Dockerfile'
 CONTAINER_YAML = 'container.yaml'
+CONTENT_SETS = 'content_sets.yml'
+# Names osbs-client 1.10 refused as typos of the expected file (osbs/constants.py).
+MISNAMED = {CONTAINER_YAML: ('container.yml',),
+            CONTENT_SETS: ('content-sets.yaml', 'content-sets.yml', 'content_sets.yaml')}
 REPO_CONFIG = '.osbs-repo-config'
 ADDITIONAL_TAGS = 'additional-tags'
 MAX_REPO_FILE_BYTES = 1024 * 1024
@@ -59,25 +64,25 @@ def read_source_files(root: Union[str, os.PathLike], *, flatpak: bool = False) -
         # no path: the packager cannot see (or use) the builder's checkout folder
         raise SourceError('Dockerfile file missing: the repository has no Dockerfile at its top')
 
+    # osbs-client's order: container.yaml's name, its content, then content_sets.yml's name
+    _refuse_misnamed(root, CONTAINER_YAML, MISNAMED[CONTAINER_YAML])
     config_text = _read_repo_file(root, CONTAINER_YAML)
-    if config_text is None and (root / 'container.yml').exists():
-        raise SourceError('found container.yml: the file must be named container.yaml')
     if config_text is None and flatpak:
         raise SourceError('container.yaml file missing: flatpak builds need one at the top of '
                           'the repository, with a flatpak: section (flatpak.base_image and the '
                           'runtime or application settings)')
     config = _parse_container_yaml(config_text) if config_text is not None else {}
-    # osbs-client 1.10 refuses both mismatches before creating a build.
-    if flatpak and 'flatpak' not in config:
+    _refuse_misnamed(root, CONTENT_SETS, MISNAMED[CONTENT_SETS])
+    # osbs-client 1.10 refuses both mismatches before creating a build; an empty flatpak:
+    # section does not make a flatpak (its `is_flatpak` is the section's truth value).
+    if flatpak and not config.get('flatpak'):
         raise SourceError("Flatpak build, but repository doesn't have a container.yaml with a "
                           "flatpak: section")
-    if not flatpak and 'flatpak' in config:
+    if not flatpak and config.get('flatpak'):
         raise SourceError('Not a flatpak build, but repository has a container.yaml with a '
                           'flatpak: section')
 
     yaml_tags = config.get('tags') or []
-    if not isinstance(yaml_tags, list):
-        raise SourceError('container.yaml: tags must be a list')
     if yaml_tags:
         candidates = [str(tag).strip() for tag in yaml_tags]
     else:
@@ -92,6 +97,41 @@ def read_source_files(root: Union[str, os.PathLike], *, flatpak: bool = False) -
                        autorebuild=_autorebuild_enabled(_read_repo_file(root, REPO_CONFIG)),
                        additional_tags=kept, tags_from_container_yaml=bool(yaml_tags),
                        ignored_tags=ignored)
+
+
+@dataclass(frozen=True)
+class FlatpakIdentity:
+    """What a flatpak's labels are, as osbs-client 1.10 derived them from container.yaml."""
+
+    name: str
+    component: str
+    version: str               # the stream of the first module
+    base_image: Optional[str]  # None: the reactor config's flatpak.base_image applies
+
+
+def flatpak_identity(config: Mapping[str, Any]) -> FlatpakIdentity:
+    """name and component default to the first ``compose.modules`` entry's module name, the
+    version is its stream; the modules list is required (osbs-client's rule and message)."""
+    modules = (config.get('compose') or {}).get('modules') or []
+    if not modules:
+        raise SourceError('"compose" config is missing "modules", required for Flatpak')
+    module = modules[0].rsplit('/', 1)[0].split(':')   # the schema checked the form
+    section = config.get('flatpak') or {}
+    return FlatpakIdentity(name=section.get('name') or module[0],
+                           component=section.get('component') or module[0],
+                           version=module[1], base_image=section.get('base_image') or None)
+
+
+def _refuse_misnamed(root: Path, expected: str, typos: tuple[str, ...]) -> None:
+    """osbs-client 1.10 refused a repository file under a misspelt name, with these words."""
+    wrong = next((name for name in typos
+                  if (root / name).exists() or (root / name).is_symlink()), None)
+    if wrong is None:
+        return
+    if (root / expected).exists():
+        raise SourceError(f'This repo contains both {expected} and {wrong} '
+                          f'Please remove {wrong}')
+    raise SourceError(f'Repo contains wrong filename: {wrong}, expected: {expected}')
 
 
 def _read_repo_file(root: Path, name: str) -> Optional[str]:
@@ -122,11 +162,12 @@ def _parse_container_yaml(text: str) -> Mapping[str, Any]:
         at = f' at line {where.line + 1}' if where is not None else ''
         problem = getattr(exc, 'problem', None) or type(exc).__name__
         raise SourceError(f'{CONTAINER_YAML} is not valid YAML{at}: {problem}') from None
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise SourceError(f'{CONTAINER_YAML} must be a mapping, not {type(data).__name__}')
-    return data
+    except RecursionError:   # PyYAML composes nested collections recursively
+        raise SourceError(f'{CONTAINER_YAML} is nested too deeply') from None
+    try:
+        return validate(data)
+    except ContainerYamlError as exc:
+        raise SourceError(str(exc)) from None
 
 
 def _autorebuild_enabled(text: Optional[str]) -> bool:

@@ -41,18 +41,23 @@ class SourceError(Exception):
 class ScmRef:
     """A Koji SCM URL taken apart for git and OSBS (``git_uri``/``git_ref``/``component``)."""
 
-    git_uri: str = field(repr=False)   # what git fetches; holds the password if one was allowed
+    git_uri: str                       # what OSBS gets: scheme, host and path, no user part
     ref: str                           # URL fragment: commit sha, branch or tag
     component: str                     # repository basename without .git (OSBS `component`)
     host: str
     repository: str                    # path on the host, koji-normalised
     user: Optional[str] = None         # user name only, never the password
     module: str = ''                   # the `?path` part; OSBS 1 builds from the repo root
-    display_uri: str = ''              # git_uri with any password replaced by ***
+    # what this host's git fetches, with the user part (and password, if allowed): never
+    # leaves the builder
+    fetch_uri: str = field(default='', repr=False)
+    display_uri: str = ''              # fetch_uri with any password replaced by ***
 
     def __post_init__(self) -> None:
+        if not self.fetch_uri:
+            object.__setattr__(self, 'fetch_uri', self.git_uri)
         if not self.display_uri:
-            object.__setattr__(self, 'display_uri', redact_url(self.git_uri))
+            object.__setattr__(self, 'display_uri', redact_url(self.fetch_uri))
 
 
 def redact_url(url: str) -> str:
@@ -93,8 +98,11 @@ def scm_ref_from(scm: SCM) -> ScmRef:
         raise SourceError(f'Invalid source specification: {shown} (container builds need a git '
                           'repository)')
     scheme = scm.scheme[len('git+'):] if scm.scheme.startswith('git+') else scm.scheme
-    userinfo = f'{scm.user}@' if scm.user else ''   # upstream dropped user@; ssh needs it
-    git_uri = f'{scheme}{userinfo}{scm.host}{scm.repository}'
+    userinfo = f'{scm.user}@' if scm.user else ''
+    # OSBS gets the URI without the user part, as upstream koji-containerbuild passed it: a
+    # password allowed by allow_password_in_scm_url serves this host's fetch and goes no further
+    # (not into the Build, its labels, USER_PARAMS or the BuildConfig name).
+    git_uri = f'{scheme}{scm.host}{scm.repository}'
     basename = urllib.parse.unquote(posixpath.basename(scm.repository))
     component = basename[:-len('.git')] if basename.endswith('.git') else basename
     if not component or component in ('.', '..'):
@@ -105,7 +113,8 @@ def scm_ref_from(scm: SCM) -> ScmRef:
                           f'({scm.revision!r} is not a git commit, branch or tag name)')
     return ScmRef(git_uri=git_uri, ref=scm.revision, component=component, host=scm.host,
                   repository=scm.repository, user=(scm.user or '').split(':', 1)[0] or None,
-                  module=scm.module or '')
+                  module=scm.module or '',
+                  fetch_uri=f'{scheme}{userinfo}{scm.host}{scm.repository}')
 
 
 def parse_scm_url(src: str, *, allow_password: bool = False) -> ScmRef:
@@ -189,7 +198,9 @@ class _Git:
         if remaining <= 0:
             raise SourceError(f'git {verb}: time limit for fetching the source reached')
         try:
-            proc = subprocess.Popen([self.git, *args], cwd=self.cwd, env=self.env,
+            # No credential helper: a password from the URL is never stored on the host.
+            proc = subprocess.Popen([self.git, '-c', 'credential.helper=', *args],
+                                    cwd=self.cwd, env=self.env,
                                     stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                     stderr=subprocess.STDOUT, start_new_session=True)
         except OSError as exc:
@@ -265,7 +276,7 @@ def fetch_source(scm_ref: ScmRef, workdir: Union[str, os.PathLike], *,
     if dest.exists() and any(dest.iterdir()):
         raise SourceError(f'checkout directory {dest} is not empty')
     dest.mkdir(parents=True, exist_ok=True)
-    secrets = [s for s in (_password_of(scm_ref.git_uri),) if s]
+    secrets = [s for s in (_password_of(scm_ref.fetch_uri),) if s]
     with open(logfile, 'ab') as log:
         runner = _Git(git, dest, log, clock() + timeout, secrets, clock)
         log.write(f'# fetching {scm_ref.ref} from {scm_ref.display_uri}\n'.encode())
@@ -283,7 +294,7 @@ def fetch_source(scm_ref: ScmRef, workdir: Union[str, os.PathLike], *,
 
 def _fetch_commit(runner: _Git, scm_ref: ScmRef, branch: Optional[str], verify_branch: bool,
                   max_depth: int) -> tuple[str, Optional[int]]:
-    ref, uri = scm_ref.ref, scm_ref.git_uri
+    ref, uri = scm_ref.ref, scm_ref.fetch_uri
     rc, out = runner.run('fetch', '--depth', '1', '--no-tags', '--', uri, ref, check=False)
     if rc == 0:
         commit = runner.commit_of('FETCH_HEAD')

@@ -22,11 +22,12 @@ from .. import config, options
 from ..faults import ContainerCancelled, ContainerError
 from ..openshift.client import OpenShiftClient
 from ..openshift.errors import OpenShiftError
+from ..openshift.orphans import BuildGuard
 from ..openshift.request import BuildRequestError
 from ..openshift.result import CANCELLED, FAILED, one_line
 from ..openshift.submit import SubmitError
 from . import labels, source
-from .monitor import BuildMonitor, BuildStuck, Outcome
+from .monitor import BuildMonitor, BuildStuck, Outcome, deferred_signals
 
 log = logging.getLogger("koji.plugin.containerbuild")
 
@@ -67,27 +68,60 @@ def koji_faults() -> Iterator[None]:
         raise ContainerError(f"OpenShift error: {one_line(str(exc))}") from None
 
 
+class PluginLog:
+    """The task's ``osbs-client.log``: what the plugin and its library log while the task runs."""
+
+    # The plugin's logger, and the library's (``koji_containerbuild.*``: HTTP, watches, log
+    # streams), as upstream's file got the plugin's and osbs-client's own loggers.
+    LOGGERS = ("koji.plugin.containerbuild", "koji_containerbuild")
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.handler = logging.FileHandler(path, encoding="utf-8")
+        self.handler.setFormatter(logging.Formatter(
+            "%(asctime)s - %(process)d - %(name)s - %(levelname)s - %(message)s"))
+        self.handler.setLevel(logging.INFO)
+        self._levels: dict[str, int] = {}
+
+    def attach(self) -> None:
+        for name in self.LOGGERS:
+            logger = logging.getLogger(name)
+            self._levels[name] = logger.level
+            logger.addHandler(self.handler)
+            if logger.getEffectiveLevel() > logging.INFO:
+                logger.setLevel(logging.INFO)
+
+    def set_verbose(self, verbose: bool) -> None:
+        """osbs.conf ``[general] verbose``: DEBUG lines too (request by request), as
+        upstream set osbs-client's logger to DEBUG."""
+        if not verbose:
+            return
+        self.handler.setLevel(logging.DEBUG)
+        for name in self.LOGGERS:
+            logging.getLogger(name).setLevel(logging.DEBUG)
+        log.debug("osbs.conf verbose: DEBUG lines included")
+
+    def detach(self) -> None:
+        for name, level in self._levels.items():
+            logger = logging.getLogger(name)
+            logger.removeHandler(self.handler)
+            logger.setLevel(level)
+        self.handler.close()
+
+
 @contextlib.contextmanager
-def plugin_log(task: Any, outdir: str) -> Iterator[str]:
+def plugin_log(task: Any, outdir: str) -> Iterator[PluginLog]:
     """Mirror the plugin's log into the task output (osbs-client.log), for operators; the
     whole file is uploaded at the end, also when the task failed before any build."""
     os.makedirs(outdir, exist_ok=True)
-    path = os.path.join(outdir, PLUGIN_LOG)
-    handler = logging.FileHandler(path, encoding="utf-8")
-    handler.setFormatter(logging.Formatter("%(asctime)s - %(levelname)s - %(message)s"))
-    handler.setLevel(logging.INFO)
-    log.addHandler(handler)
-    previous = log.level
-    if log.getEffectiveLevel() > logging.INFO:
-        log.setLevel(logging.INFO)
+    plugin = PluginLog(os.path.join(outdir, PLUGIN_LOG))
+    plugin.attach()
     try:
-        yield path
+        yield plugin
     finally:
-        log.removeHandler(handler)
-        log.setLevel(previous)
-        handler.close()
+        plugin.detach()
         try:
-            task.uploadFile(path)
+            task.uploadFile(plugin.path)
         except koji.ActionNotAllowed as exc:
             # expected after `koji cancel`: the hub takes no uploads for a task not open
             log.info("Not uploading %s: the hub no longer takes uploads for this task (%s); "
@@ -110,8 +144,18 @@ def channel_name(task: Any) -> Optional[str]:
     return channel["name"] if channel else None
 
 
+def build_guard(task: Any, client: OpenShiftClient) -> BuildGuard:
+    """Cancels this task's new build on any failure before the monitor takes over; on a signal
+    only when the task was cancelled (kojid stopping leaves it for the re-run)."""
+    def should_cancel(exc: BaseException) -> bool:
+        if not isinstance(exc, (KeyboardInterrupt, SystemExit)):
+            return True
+        return not _task_still_open(task)
+    return BuildGuard(client, task.id, should_cancel=should_cancel, hold_signals=deferred_signals)
+
+
 def run_build(task: Any, client: OpenShiftClient, build: dict, *, demux: bool,
-              main_log: str) -> Outcome:
+              main_log: str, guard: Optional[BuildGuard] = None) -> Outcome:
     """Follow the submitted build to its end with logs streamed into the task output."""
     values = settings()
     outdir = os.path.join(task.workdir, "osbslogs")
@@ -122,7 +166,7 @@ def run_build(task: Any, client: OpenShiftClient, build: dict, *, demux: bool,
         upload_interval=values["upload_interval"],
         task_goes_on=lambda: _task_still_open(task),
     )
-    return monitor.run()
+    return monitor.run(on_watching=guard.hand_over if guard is not None else None)
 
 
 def _task_still_open(task: Any, timeout: float = 1.0) -> bool:

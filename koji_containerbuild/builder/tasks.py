@@ -28,13 +28,14 @@ CHECKOUT_LOG = "checkout-for-labels.log"
 
 def build_container(task: Any, src: Any, target: Any, opts: Any = None) -> dict[str, Any]:
     """Handler of ``buildContainer(src, target, opts)``: image and flatpak builds."""
-    with koji_faults(), task_support.plugin_log(task, os.path.join(task.workdir, "osbslogs")):
+    with koji_faults(), task_support.plugin_log(task, _osbslogs(task)) as plugin_log:
         opts = options.validate_image_options(opts)
         options.check_scm_url(src)
         options.check_target(target)
         scratch = bool(opts.get("scratch"))
         flatpak = bool(opts.get("flatpak"))
         settings, instance, event_id, target_info = _task_context(task, target, scratch)
+        plugin_log.set_verbose(instance.verbose)
         session = task.session
         build_tag = target_info["build_tag"]
         arches = checks.get_arches(
@@ -79,20 +80,33 @@ def build_container(task: Any, src: Any, target: Any, opts: Any = None) -> dict[
             tags_from_yaml=files.tags_from_container_yaml,
             git_commit_depth=checkout.fetched.commit_depth,
             autorebuild_enabled=files.autorebuild,
+            autorebuild_add_timestamp_to_release=_add_timestamp_to_release(files),
             dockerfile_has_release_label=image["has_release_label"],
         )
         client = OpenShiftClient.from_instance(instance)
-        submission = submit_image_build(client, instance, params)
-        if submission.build is None:
-            log.info("skip_build: BuildConfig %s updated, no build started",
-                     submission.build_config)
-            return task_support.skipped_result()
-        if submission.reattached:
-            log.info("Re-attached to build %s of this task (the task was restarted)",
-                     submission.name)
-        outcome = task_support.run_build(task, client, submission.build, demux=True,
-                                         main_log=ORCHESTRATOR_LOG)
+        with task_support.build_guard(task, client) as guard:
+            submission = submit_image_build(client, instance, params, guard=guard)
+            if submission.build is None:
+                log.info("skip_build: BuildConfig %s updated, no build started",
+                         submission.build_config)
+                return task_support.skipped_result()
+            if submission.reattached:
+                log.info("Re-attached to build %s of this task (the task was restarted)",
+                         submission.name)
+            outcome = task_support.run_build(task, client, submission.build, demux=True,
+                                             main_log=ORCHESTRATOR_LOG, guard=guard)
         return task_support.task_result(task, outcome, submission.name)
+
+
+def _osbslogs(task: Any) -> str:
+    return os.path.join(task.workdir, "osbslogs")
+
+
+def _add_timestamp_to_release(files: repofiles.SourceFiles) -> bool:
+    """container.yaml ``autorebuild.add_timestamp_to_release`` (osbs-client: truthy lifts the
+    "release label must not be set" rule of autorebuild-enabled repositories)."""
+    section = (files.container_config or {}).get("autorebuild")
+    return bool(section.get("add_timestamp_to_release")) if isinstance(section, dict) else False
 
 
 def _task_context(task: Any, target: str, scratch: bool) -> tuple[dict, Any, int, dict]:
@@ -157,17 +171,20 @@ def _koji_scm_url(src: str) -> str:
 
 def _image_identity(files: repofiles.SourceFiles, opts: dict, component: str,
                     flatpak: bool) -> dict[str, Any]:
-    """Component, name label, base image and expected NVR, with upstream's label rules."""
+    """Component, name label, base image and expected NVR, with upstream koji-containerbuild's
+    label rules and then osbs-client 1.10's (`check_osbs_rules`), flatpaks included: their
+    labels come from container.yaml and the first module, as osbs-client derived them."""
     if flatpak:
-        flatpak_conf = files.container_config.get("flatpak") or {}
-        return {"component": flatpak_conf.get("component") or component,
-                "name": flatpak_conf.get("name") or component,
-                "base_image": flatpak_conf.get("base_image"), "nvr": None,
-                "has_release_label": False}
+        identity = repofiles.flatpak_identity(files.container_config)
+        ImageLabels({"name": identity.name, "com.redhat.component": identity.component,
+                     "version": identity.version}).check_osbs_rules()
+        return {"component": identity.component, "name": identity.name,
+                "base_image": identity.base_image, "nvr": None, "has_release_label": False}
     release = opts.get("release")
     image = ImageLabels.from_dockerfile(files.dockerfile or "",
                                         {"release": release} if release else None)
     image.check_required()
+    image.check_osbs_rules()
     image.check_tag_lengths(files.additional_tags)
     dockerfile = parse_dockerfile(files.dockerfile or "")
     return {
@@ -202,11 +219,12 @@ def _wants_nvr_check(opts: dict, scratch: bool) -> bool:
 
 def build_source_container(task: Any, target: Any, opts: Any = None) -> dict[str, Any]:
     """Handler of ``buildSourceContainer(target, opts)``."""
-    with koji_faults(), task_support.plugin_log(task, os.path.join(task.workdir, "osbslogs")):
+    with koji_faults(), task_support.plugin_log(task, _osbslogs(task)) as plugin_log:
         opts = options.validate_source_options(opts)
         options.check_target(target)
         scratch = bool(opts.get("scratch"))
         _, instance, _, target_info = _task_context(task, target, scratch)
+        plugin_log.set_verbose(instance.verbose)
         session = task.session
         build = checks.get_source_build_info(session, opts.get("koji_build_id"),
                                              opts.get("koji_build_nvr"))
@@ -225,8 +243,9 @@ def build_source_container(task: Any, target: Any, opts: Any = None) -> dict[str
             userdata=opts.get("userdata"),
         )
         client = OpenShiftClient.from_instance(instance)
-        submission = submit_source_build(client, instance, params)
-        outcome = task_support.run_build(task, client, submission.build, demux=False,
-                                         main_log=ORCHESTRATOR_LOG)
+        with task_support.build_guard(task, client) as guard:
+            submission = submit_source_build(client, instance, params, guard=guard)
+            outcome = task_support.run_build(task, client, submission.build, demux=False,
+                                             main_log=ORCHESTRATOR_LOG, guard=guard)
         return task_support.task_result(task, outcome, submission.name)
 

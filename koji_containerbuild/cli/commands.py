@@ -71,6 +71,9 @@ def _add_common_options(parser: optparse.OptionParser, goptions: Any) -> None:
     parser.add_option("--wait", action="store_true",
                       help="Wait on the build, even if running in the background")
     parser.add_option("--nowait", action="store_false", dest="wait", help="Don't wait on build")
+    parser.add_option("--watch-logs", action="store_true",
+                      help="Wait, printing the build's orchestrator.log as it grows; Ctrl-C "
+                           "stops watching, not the build")
     parser.add_option("--quiet", action="store_true", default=getattr(goptions, "quiet", False),
                       help="Do not print the task information")
     parser.add_option("--background", action="store_true",
@@ -394,9 +397,12 @@ def submit(
     if not build_opts.quiet:
         print(f"Created task: {task_id}")
         print(f"Task info: {goptions.weburl}/taskinfo?taskID={task_id}")
-    if not (build_opts.wait or (build_opts.wait is None and not _running_in_bg())):
+    if not (build_opts.wait or build_opts.watch_logs
+            or (build_opts.wait is None and not _running_in_bg())):
         return 0
     session.logout()
+    if build_opts.watch_logs and not _watch_log(session, task_id, goptions, build_opts.quiet):
+        return 1
     rv = watch_tasks(session, [task_id], quiet=build_opts.quiet,
                      poll_interval=goptions.poll_interval, topurl=goptions.topurl)
     if rv == 0:
@@ -405,10 +411,33 @@ def submit(
     return rv
 
 
+def _watch_log(session: Any, task_id: int, goptions: Any, quiet: bool) -> bool:
+    """Print the build log until the task ends; False when Ctrl-C stopped the watch."""
+    from .watch import MAIN_LOG, LogWatch, interrupted_lines
+
+    if not quiet:
+        print(f"Watching {MAIN_LOG} of task {task_id} (Ctrl-C stops watching, not the build)...",
+              flush=True)
+    watch = LogWatch(session, task_id)
+    try:
+        watch.follow(goptions.poll_interval)
+    except KeyboardInterrupt:
+        watch.finish_line()
+        print("\n".join(interrupted_lines(task_id)), flush=True)
+        return False
+    return True
+
+
+def _check_wait_options(parser: optparse.OptionParser, build_opts: optparse.Values) -> None:
+    if build_opts.watch_logs and build_opts.wait is False:
+        _fail(parser, "--watch-logs waits for the build: it cannot be used with --nowait")
+
+
 def container_build(goptions: Any, session: Any, args: list[str], flatpak: bool = False) -> int:
     """``koji container-build`` / ``koji flatpak-build``: exit status as ``koji build``."""
     parser = image_parser(goptions, flatpak)
     build_opts, args = parser.parse_args(args)
+    _check_wait_options(parser, build_opts)
     src, target, opts = image_request(parser, goptions, build_opts, args, flatpak)
     return submit(goptions, session, parser, build_opts, "buildContainer", target,
                   [src, target, opts])
@@ -423,6 +452,7 @@ def source_container_build(goptions: Any, session: Any, args: list[str]) -> int:
     """``koji source-container-build``: exit status as ``koji build``."""
     parser = source_parser(goptions)
     build_opts, args = parser.parse_args(args)
+    _check_wait_options(parser, build_opts)
     target, opts = source_request(parser, build_opts, args)
     return submit(goptions, session, parser, build_opts, "buildSourceContainer", target,
                   [target, opts])

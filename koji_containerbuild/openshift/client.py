@@ -276,6 +276,23 @@ class OpenShiftClient(ApiSession):
                 self.sleep(self.backoff(attempt))
                 current = self.get_build_config(name)
 
+    def set_build_config_triggers(self, name: str, triggers: list,
+                                  labels: dict[str, str]) -> dict:
+        """GET the BuildConfig, replace ``spec.triggers``, add ``labels``, PUT it (osbs-client
+        ``_update_build_config_with_triggers``); a 409 reads it again."""
+        attempt = 0
+        while True:
+            current = self.get_build_config(name)
+            current.setdefault('spec', {})['triggers'] = copy.deepcopy(triggers)
+            current.setdefault('metadata', {}).setdefault('labels', {}).update(labels)
+            try:
+                return self._call('PUT', self.build_path('buildconfigs', name), body=current)
+            except Conflict:
+                attempt += 1
+                if attempt > CONFLICT_RETRIES:
+                    raise
+                self.sleep(self.backoff(attempt))
+
     def instantiate_build_config(self, name: str) -> dict:
         """Start a build of a BuildConfig; returns the new Build.
 
@@ -297,7 +314,7 @@ class OpenShiftClient(ApiSession):
         return self._post(self.build_path('buildconfigs', name, 'instantiate'), body,
                           before_retry=started_meanwhile)
 
-    # ---- configmaps, imagestreamtags ------------------------------------------------------
+    # ---- configmaps, imagestreams, imagestreamtags ---------------------------------------
 
     def get_config_map(self, name: str, key: str = 'config.yaml') -> dict:
         """The YAML document under ``data[key]`` of a ConfigMap (the reactor config), parsed."""
@@ -319,6 +336,21 @@ class OpenShiftClient(ApiSession):
 
     def get_image_stream_tag(self, name: str) -> dict:
         return self._call('GET', self._path(IMAGE_API, 'imagestreamtags', name))
+
+    def put_image_stream_tag(self, name: str, tag: dict) -> dict:
+        """Create or replace an ImageStreamTag ('is:tag'); OpenShift then imports its image."""
+        return self._call('PUT', self._path(IMAGE_API, 'imagestreamtags', name), body=tag)
+
+    def get_image_stream(self, name: str) -> dict:
+        return self._call('GET', self._path(IMAGE_API, 'imagestreams', name))
+
+    def create_image_stream(self, stream: dict) -> dict:
+        """POST an ImageStream; one that appeared meanwhile (another task) is just as good."""
+        name = stream['metadata']['name']
+        try:
+            return self._post(self._path(IMAGE_API, 'imagestreams'), stream)
+        except AlreadyExists:
+            return self.get_image_stream(name)
 
     def resolve_image_stream_tag(self, name: str) -> str:
         """``image.dockerImageReference`` of an ImageStreamTag ('is:tag'), for direct builds."""

@@ -167,6 +167,7 @@ class ApiSession:
                 timeout=timeout or (self.connect_timeout, self.read_timeout))
         except requests.RequestException as exc:
             raise transport_error(exc, desc) from exc
+        log.debug('%s: %s %s', desc, response.status_code, response.reason or '')
         if response.status_code in (200, 201):
             return response
         try:

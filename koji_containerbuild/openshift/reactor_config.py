@@ -7,7 +7,7 @@ because that is where an administrator has to look.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Optional
 
 from koji_containerbuild.config import OsbsInstance
@@ -84,6 +84,23 @@ class ReactorConfig:
                 f"neither source_registry nor in pull_registries of the {self.where}")
         return explicit
 
+    def registry_insecure(self, registry: str, source_registry: str) -> bool:
+        """``insecure`` of the source registry or of the pull_registries entry for ``registry``
+        (osbs-client sets it on the parent image's ImageStreamTag import policy)."""
+        entries: list[Any] = []
+        if registry == source_registry:
+            entries.append(self.data.get("source_registry"))
+        entries.extend(self.data.get("pull_registries") or [])
+        for entry in entries:
+            url = (entry.get("url") or entry.get("uri")) if isinstance(entry, Mapping) else None
+            try:
+                host = names.registry_host(url) if isinstance(url, str) else None
+            except names.InvalidNameError:
+                continue
+            if host == registry:
+                return bool(entry.get("insecure", False))
+        return False
+
     def flatpak_base_image(self) -> str:
         flatpak = self.data.get("flatpak")
         base_image = flatpak.get("base_image") if isinstance(flatpak, Mapping) else None
@@ -106,9 +123,11 @@ class ReactorConfig:
         return [{"secretSource": {"name": name}, "mountPath": f"{SECRETS_PATH}/{name}"}
                 for name in sorted(set(wanted))]
 
-    def strategy_env(self, user_params: str) -> list[dict]:
-        """REACTOR_CONFIG from the ConfigMap, USER_PARAMS, then the reactor's build_env_vars."""
+    def strategy_env(self, user_params: str, existing: Sequence[dict] = ()) -> list[dict]:
+        """``existing`` (a site template's env), REACTOR_CONFIG from the ConfigMap, USER_PARAMS,
+        then the reactor's build_env_vars, which may not repeat a name already set."""
         env: list[dict] = [
+            *existing,
             {"name": "REACTOR_CONFIG",
              "valueFrom": {"configMapKeyRef": {"name": self.instance.reactor_config_map,
                                                "key": "config.yaml"}}},
@@ -122,7 +141,7 @@ class ReactorConfig:
             if not isinstance(name, str) or not name:
                 raise BuildRequestError(
                     f"build_env_vars in the {self.where}: every entry needs a name")
-            if any(existing["name"] == name for existing in env):
+            if any(item.get("name") == name for item in env):
                 raise BuildRequestError(
                     "Cannot set environment variable from reactor config (already exists): "
                     f"{name}; fix build_env_vars in the {self.where}")

@@ -10,6 +10,7 @@ builds go through a BuildConfig (atomic-reactor's check_and_set_rebuild needs on
 
 from __future__ import annotations
 
+import copy
 import json
 import random
 import re
@@ -20,6 +21,12 @@ from typing import Any, Optional
 from koji_containerbuild.config import OsbsInstance
 from koji_containerbuild.openshift import names
 from koji_containerbuild.openshift.reactor_config import ReactorConfig
+from koji_containerbuild.openshift.templates import (
+    ORCHESTRATOR,
+    ORCHESTRATOR_SOURCES,
+    fill_outer,
+    load_template,
+)
 from koji_containerbuild.openshift.user_params import (
     KIND_IMAGE_BUILD,
     KIND_SOURCE_BUILD,
@@ -35,7 +42,7 @@ from koji_containerbuild.openshift.user_params import (
 
 __all__ = [
     "BuildConfigLookup", "BuildParams", "BuildRequestError", "LabelQuery", "SourceBuildParams",
-    "build_config_labels_for_lookup", "effective_scratch", "is_direct_build",
+    "build_config_labels_for_lookup", "effective_scratch", "first_ist_trigger", "is_direct_build",
     "isolated_running_selector", "render_build", "render_build_config", "render_source_build",
     "user_params_json",
 ]
@@ -77,36 +84,14 @@ def _rand(rand: Optional[int]) -> int:
     return rand
 
 
-def _strategy_from(build_from: BuildFrom) -> dict[str, str]:
-    kind = "ImageStreamTag" if build_from.is_imagestream else "DockerImage"
-    return {"kind": kind, "name": build_from.name}
-
-
-def _resources(instance: OsbsInstance, requests: Optional[dict[str, str]] = None) -> dict:
-    limits = {key: value for key, value in (("cpu", instance.cpu_limit),
-                                            ("memory", instance.memory_limit),
-                                            ("storage", instance.storage_limit))
-              if value is not None}
-    resources: dict[str, dict[str, str]] = {}
-    if limits:
-        resources["limits"] = limits
-    if requests:
-        resources["requests"] = requests
-    return resources
-
-
-def _spec(instance: OsbsInstance, *, image_tag: str, strategy: dict, deadline_hours: int,
-          requests: Optional[dict[str, str]] = None) -> dict[str, Any]:
-    spec: dict[str, Any] = {
-        "output": {"to": {"kind": "DockerImage", "name": image_tag}},
-        "strategy": {"type": "Custom", "customStrategy": strategy},
-    }
-    if deadline_hours > 0:
-        spec["completionDeadlineSeconds"] = deadline_hours * 3600
-    resources = _resources(instance, requests)
-    if resources:
-        spec["resources"] = resources
-    return spec
+def first_ist_trigger(build: dict) -> Optional[dict]:
+    """The ImageChange trigger on an ImageStreamTag, if the (rendered) object has one."""
+    for trigger in (build.get("spec") or {}).get("triggers") or []:
+        change = trigger.get("imageChange") if isinstance(trigger, dict) else None
+        if (trigger.get("type") == "ImageChange" and isinstance(change, dict)
+                and (change.get("from") or {}).get("kind") == "ImageStreamTag"):
+            return trigger
+    return None
 
 
 def _make_direct(build: dict, build_from: BuildFrom, buildroot_image: Optional[str]) -> dict:
@@ -206,7 +191,8 @@ def _is_custom_base_image(base_image: Optional[str]) -> bool:
 
 
 def _render_image(instance: OsbsInstance, reactor_config: Any, params: BuildParams, *,
-                  direct: bool, rand: Optional[int], now: Optional[datetime]) -> dict:
+                  direct: bool, rand: Optional[int], now: Optional[datetime],
+                  template: Optional[dict]) -> dict:
     scratch = effective_scratch(instance, params.scratch)
     _check_instance(instance, orchestrator=True)
     _validate_image_params(params, scratch)
@@ -217,8 +203,10 @@ def _render_image(instance: OsbsInstance, reactor_config: Any, params: BuildPara
     base_image = params.base_image
     if params.flatpak and not base_image:
         base_image = config.flatpak_base_image()
+    parent_registry = config.base_image_registry(base_image, registry)
+    # osbs-client encloses the parent in the organization only on the source registry.
     trigger = names.trigger_imagestreamtag(
-        base_image, config.base_image_registry(base_image, registry), organization)
+        base_image, parent_registry, organization if parent_registry == registry else None)
 
     random_part, stamp = _rand(rand), _utc(now)
     tag = names.image_tag(params.user, params.component, params.koji_target, random_part, stamp)
@@ -227,52 +215,52 @@ def _render_image(instance: OsbsInstance, reactor_config: Any, params: BuildPara
         instance, build_from, params, scratch=scratch, image_tag=tag, build_config_name=bc_name,
         base_image=base_image, trigger_imagestreamtag=trigger,
         imagestream_name=names.imagestream_name(params.name_label, registry, organization))
-    strategy = {
-        "from": _strategy_from(build_from),
-        "exposeDockerSocket": True,
-        "env": config.strategy_env(user_params_json(values, KIND_IMAGE_BUILD)),
-        "secrets": config.secret_mounts(orchestrator=True),
-    }
-    spec = _spec(instance, image_tag=tag, strategy=strategy,
-                 deadline_hours=instance.orchestrator_max_run_hours)
-    spec["source"] = {"type": "Git", "git": {"uri": params.git_uri,
-                                             "ref": values["git_ref"]}}
     if direct:
         prefix = "scratch" if scratch else "isolated"
         name = names.direct_build_name(prefix, random_part, stamp)
     else:
         name = bc_name
-        # The ImageChange trigger stays only where autorebuilds make sense (§4.3).
-        if (params.autorebuild_enabled and base_image != "scratch"
-                and not _is_custom_base_image(base_image)):
-            spec["triggers"] = [{"type": "ImageChange", "imageChange": {
-                "from": {"kind": "ImageStreamTag", "name": trigger}}}]
-    build = {
-        "apiVersion": API_VERSION,
-        "kind": "BuildConfig",
-        "metadata": {"name": name, "labels": _image_labels(params, scratch)},
-        "spec": spec,
-    }
+    build = fill_outer(
+        copy.deepcopy(template) if template is not None else load_template(None, ORCHESTRATOR),
+        instance, config, name=name, labels=_image_labels(params, scratch), image_tag=tag,
+        build_from=build_from, user_params=user_params_json(values, KIND_IMAGE_BUILD),
+        orchestrator=True, deadline_hours=instance.orchestrator_max_run_hours)
+    spec = build["spec"]
+    source = spec.get("source") if isinstance(spec.get("source"), dict) else {"type": "Git"}
+    source["git"] = {**(source.get("git") or {}), "uri": params.git_uri,
+                     "ref": values["git_ref"]}
+    spec["source"] = source
+    ist_trigger = first_ist_trigger(build)
+    if ist_trigger is not None:
+        ist_trigger["imageChange"]["from"]["name"] = trigger
+    # Triggers stay only where autorebuilds make sense (§4.3): osbs-client drops them for
+    # scratch, isolated, FROM scratch, koji/image-build bases and autorebuild-disabled repos.
+    if (direct or not params.autorebuild_enabled or base_image == "scratch"
+            or _is_custom_base_image(base_image)):
+        spec.pop("triggers", None)
     return build
 
 
 def render_build(instance: OsbsInstance, reactor_config: Any, params: BuildParams,
                  buildroot_image: Optional[str] = None, *, rand: Optional[int] = None,
-                 now: Optional[datetime] = None) -> dict:
+                 now: Optional[datetime] = None, template: Optional[dict] = None) -> dict:
     """The Build to POST for a scratch or isolated image build.
 
     `buildroot_image` is the ImageStreamTag's image.dockerImageReference when osbs.conf
     build_from is 'imagestream:...' (ignored for 'image:...'); `rand` (five digits) and `now`
-    (UTC) default to fresh values.
+    (UTC) default to fresh values; `template` is the site's orchestrator.json (templates.py),
+    the built-in default when None.
     """
     if not is_direct_build(instance, params):
         raise BuildRequestError("regular builds go through a BuildConfig: use render_build_config")
-    build = _render_image(instance, reactor_config, params, direct=True, rand=rand, now=now)
+    build = _render_image(instance, reactor_config, params, direct=True, rand=rand, now=now,
+                          template=template)
     return _make_direct(build, parse_build_from(instance), buildroot_image)
 
 
 def render_build_config(instance: OsbsInstance, reactor_config: Any, params: BuildParams, *,
-                        rand: Optional[int] = None, now: Optional[datetime] = None) -> dict:
+                        rand: Optional[int] = None, now: Optional[datetime] = None,
+                        template: Optional[dict] = None) -> dict:
     """The BuildConfig for a regular (not scratch, not isolated) image build.
 
     The ImageChange trigger is present only when .osbs-repo-config enables autorebuild; the
@@ -280,7 +268,8 @@ def render_build_config(instance: OsbsInstance, reactor_config: Any, params: Bui
     """
     if is_direct_build(instance, params):
         raise BuildRequestError("scratch and isolated builds are direct Builds: use render_build")
-    return _render_image(instance, reactor_config, params, direct=False, rand=rand, now=now)
+    return _render_image(instance, reactor_config, params, direct=False, rand=rand, now=now,
+                         template=template)
 
 
 # --------------------------------------------------------------------------- source builds
@@ -288,8 +277,9 @@ def render_build_config(instance: OsbsInstance, reactor_config: Any, params: Bui
 
 def render_source_build(instance: OsbsInstance, reactor_config: Any, params: SourceBuildParams,
                         buildroot_image: Optional[str] = None, *, rand: Optional[int] = None,
-                        now: Optional[datetime] = None) -> dict:
-    """The Build to POST for a source-container build (always direct, no git source, §6)."""
+                        now: Optional[datetime] = None, template: Optional[dict] = None) -> dict:
+    """The Build to POST for a source-container build (always direct, no git source, §6);
+    `template` is the site's orchestrator_sources.json, the built-in default when None."""
     if not params.component:
         raise BuildRequestError("component must be provided for source container builds")
     if params.sources_for_koji_build_id is None and not params.sources_for_koji_build_nvr:
@@ -302,29 +292,22 @@ def render_source_build(instance: OsbsInstance, reactor_config: Any, params: Sou
     random_part, stamp = _rand(rand), _utc(now)
     tag = names.image_tag(params.user, params.component, params.koji_target, random_part, stamp)
     values = source_user_params(instance, build_from, params, scratch=scratch, image_tag=tag)
-    strategy = {
-        "from": _strategy_from(build_from),
-        "exposeDockerSocket": True,
-        "env": config.strategy_env(user_params_json(values, KIND_SOURCE_BUILD)),
-        "secrets": config.secret_mounts(orchestrator=False),
-    }
-    requests = config.source_container_requests()
-    # osbs-client's SourceBuildRequest keeps the worker deadline (§6).
-    spec = _spec(instance, image_tag=tag, strategy=strategy,
-                 deadline_hours=instance.worker_max_run_hours, requests=requests)
     name = names.direct_build_name("sources", random_part, stamp)
-    labels = {"is_autorebuild": "false"}
+    labels = {}
     if params.koji_task_id is not None:
         labels["koji-task-id"] = str(params.koji_task_id)
     if scratch:
         name = names.limit_build_name(f"scratch-{name}")
         labels["scratch"] = "true"
-    build = {
-        "apiVersion": API_VERSION,
-        "kind": "BuildConfig",
-        "metadata": {"name": name, "labels": labels},
-        "spec": spec,
-    }
+    # osbs-client's SourceBuildRequest keeps the worker deadline (§6).
+    build = fill_outer(
+        copy.deepcopy(template) if template is not None
+        else load_template(None, ORCHESTRATOR_SOURCES),
+        instance, config, name=name, labels=labels, image_tag=tag, build_from=build_from,
+        user_params=user_params_json(values, KIND_SOURCE_BUILD), orchestrator=False,
+        deadline_hours=instance.worker_max_run_hours,
+        requests=config.source_container_requests())
+    build["spec"].pop("triggers", None)
     return _make_direct(build, build_from, buildroot_image)
 
 

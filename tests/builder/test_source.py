@@ -143,8 +143,9 @@ def commits_in(checkout: Path) -> int:
      'https://src.example.org/container/foo.git', 'foo', 'a' * 40),
     ('git://pkgs.example.com:9418/container/bar#main',
      'git://pkgs.example.com:9418/container/bar', 'bar', 'main'),
+    # the user part is dropped for OSBS, as upstream koji-containerbuild did
     ('git+ssh://alice@pkgs.example.com/container/baz.git?sub/dir#v1.0',
-     'ssh://alice@pkgs.example.com/container/baz.git', 'baz', 'v1.0'),
+     'ssh://pkgs.example.com/container/baz.git', 'baz', 'v1.0'),
     ('git+http://host/a//b/./c.git/#0123abc', 'http://host/a/b/c.git', 'c', '0123abc'),
 ])
 def test_scm_url_gives_what_git_and_osbs_need(src, git_uri, component, ref):
@@ -183,9 +184,22 @@ def test_password_in_url_is_refused_without_showing_it():
     assert 'bob:***@host' in str(err.value)
 
 
-def test_allowed_password_reaches_git_but_not_repr_or_display():
+@pytest.mark.parametrize('src', ['ftp://bob:hunter2@host/x.git#abc',
+                                 'git+https://bob:hunter2@host/x.git',
+                                 'git+https://bob:hunter2@host/x y.git#abc'])
+def test_contract_check_of_the_url_never_echoes_a_password(src):
+    from koji_containerbuild.options import OptionsError, check_scm_url
+
+    with pytest.raises(OptionsError) as err:
+        check_scm_url(src)
+    assert 'hunter2' not in str(err.value)
+    assert 'bob:***@host' in str(err.value)
+
+
+def test_allowed_password_reaches_git_but_not_osbs_repr_or_display():
     scm_ref = parse_scm_url('git+https://bob:hunter2@host/x.git#abc', allow_password=True)
-    assert scm_ref.git_uri == 'https://bob:hunter2@host/x.git'
+    assert scm_ref.fetch_uri == 'https://bob:hunter2@host/x.git'
+    assert scm_ref.git_uri == 'https://host/x.git'
     assert scm_ref.user == 'bob'
     assert 'hunter2' not in repr(scm_ref)
     assert scm_ref.display_uri == 'https://bob:***@host/x.git'
@@ -433,8 +447,8 @@ def test_unreachable_server_error_hides_password(tmp_path):
 def test_git_never_prompts_for_credentials(tmp_path):
     # an https server asking for a password would hang a task forever on a prompt
     fake = tmp_path / 'fake-git'
-    fake.write_text('#!/bin/sh\nif [ "$1" = fetch ]; then echo "prompt=$GIT_TERMINAL_PROMPT"; '
-                    'exit 128; fi\nexec git "$@"\n')
+    fake.write_text('#!/bin/sh\ncase " $* " in *" fetch "*) echo "prompt=$GIT_TERMINAL_PROMPT"; '
+                    'exit 128;; esac\nexec git "$@"\n')
     fake.chmod(0o755)
     scm_ref = ScmRef(git_uri='https://h/x.git', ref='main', component='x', host='h',
                      repository='/x.git')
@@ -524,7 +538,7 @@ def test_container_yaml_tags_replace_additional_tags_file(tmp_path):
 def test_flatpak_needs_container_yaml_with_flatpak_section_not_a_dockerfile(tmp_path):
     with pytest.raises(SourceError, match='container.yaml file missing: .*flatpak builds'):
         read_source_files(tmp_path, flatpak=True)
-    write_files(tmp_path, {'container.yaml': 'compose:\n  modules: [m]\n'})
+    write_files(tmp_path, {'container.yaml': 'compose:\n  modules: ["m:s"]\n'})
     with pytest.raises(SourceError, match="doesn't have a container.yaml with a flatpak"):
         read_source_files(tmp_path, flatpak=True)
     write_files(tmp_path, {'container.yaml': 'flatpak:\n  id: org.example.App\n'})
@@ -542,9 +556,11 @@ def test_flatpak_section_in_a_non_flatpak_build_is_refused(tmp_path):
 
 @pytest.mark.parametrize('files, message', [
     ({'container.yaml': 'a: [1\n'}, 'container.yaml is not valid YAML at line 2'),
-    ({'container.yaml': '- a\n- b\n'}, 'container.yaml must be a mapping, not list'),
-    ({'container.yaml': 'tags: latest\n'}, 'tags must be a list'),
-    ({'container.yml': 'platforms: {}\n'}, 'must be named container.yaml'),
+    ({'container.yaml': 'a: ' + '[' * 5000 + ']' * 5000}, 'container.yaml is nested too deeply'),
+    ({'container.yaml': '- a\n- b\n'}, 'container.yaml: a mapping of the documented keys'),
+    ({'container.yaml': 'tags: latest\n'}, "container.yaml: tags: a list of tags; got 'latest'"),
+    ({'container.yml': 'platforms: {}\n'},
+     'Repo contains wrong filename: container.yml, expected: container.yaml'),
     ({'.osbs-repo-config': 'enabled = true\n'}, '.osbs-repo-config: File contains no section'),
     ({'.osbs-repo-config': '[autorebuild]\nenabled = maybe\n'}, '.osbs-repo-config: Not a '),
 ])
@@ -606,3 +622,21 @@ def test_labels_are_read_from_the_commit_that_will_be_built(daemon, tmp_path):
     labels.check_tag_lengths(files.additional_tags)
     assert labels.expected_nvr() == 'foo-container-1.0-2'
     assert result.commit == shas[1]
+
+
+@pytest.mark.parametrize('expected, wrong', [
+    ('container.yaml', 'container.yml'),
+    ('content_sets.yml', 'content_sets.yaml'),
+    ('content_sets.yml', 'content-sets.yml'),
+    ('content_sets.yml', 'content-sets.yaml'),
+])
+def test_misnamed_repository_files_are_refused_as_osbs_client_did(tmp_path, expected, wrong):
+    write_files(tmp_path, {'Dockerfile': dockerfile_for(1), wrong: '{}\n'})
+    with pytest.raises(SourceError) as err:
+        read_source_files(tmp_path)
+    assert str(err.value) == f'Repo contains wrong filename: {wrong}, expected: {expected}'
+    write_files(tmp_path, {expected: '{}\n'})
+    with pytest.raises(SourceError) as err:
+        read_source_files(tmp_path)
+    assert str(err.value) == (f'This repo contains both {expected} and {wrong} '
+                              f'Please remove {wrong}')

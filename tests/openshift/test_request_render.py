@@ -301,8 +301,9 @@ def test_base_image_from_unlisted_registry_is_refused_listed_one_is_used():
         render_build_config(INSTANCE, REACTOR, params)
     reactor = dict(REACTOR, pull_registries=[{"url": "https://quay.io"}])
     build_config = render_build_config(INSTANCE, reactor, params)
+    # osbs-client adds registries_organization on the source registry only
     assert build_config["spec"]["triggers"][0]["imageChange"]["from"]["name"] == \
-        "quay.io-rh-osbs-fedora-fedora:34"
+        "quay.io-fedora-fedora:34"
 
 
 def test_deadline_of_zero_or_less_means_none():

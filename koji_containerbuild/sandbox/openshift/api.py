@@ -8,11 +8,11 @@ import copy
 import hmac
 import json
 import threading
-import time
 from dataclasses import dataclass
 from typing import Any, Optional
 
 from koji_containerbuild.sandbox.openshift.engine import BuildEngine
+from koji_containerbuild.sandbox.openshift.images import ImageStreams
 from koji_containerbuild.sandbox.openshift.store import (
     GROUPS,
     KINDS,
@@ -84,6 +84,7 @@ class Api:
         self.forbidden: set[tuple[str, str]] = set()    # (verb, resource) answered 403
         self.log_wait_timeout = 10.0
         self._names = 0
+        self.images = ImageStreams(store, self.fire_image_triggers)
 
     # -- auth --------------------------------------------------------------------------------
 
@@ -179,12 +180,13 @@ class Api:
             return self.engine.admit(obj)
         if resource == "buildconfigs":
             return self._admit_buildconfig(obj)
+        if resource == "imagestreams":
+            return self.images.create_stream(obj)
         if resource == "imagestreamtags":
-            obj = imagestreamtag_from_request(obj)
-        created = self.store.create(resource, obj)
-        if resource == "imagestreamtags":
-            self.fire_image_triggers()
-        return created
+            return self.images.put_tag(obj["metadata"]["name"], obj)[1]
+        if resource == "imagestreamimports":
+            return self.images.import_images(obj)
+        return self.store.create(resource, obj)
 
     def put(self, resource: str, name: str, obj: dict) -> dict:
         """Create or replace, for objects tests seed (configmaps, imagestreamtags)."""
@@ -199,8 +201,9 @@ class Api:
     def _update(self, resource: str, name: str, obj: dict) -> tuple[int, dict]:
         self._check_name(obj, name)
         meta_in = obj["metadata"]
-        if resource == "imagestreamtags" and not self.store.exists(resource, name):
-            return 201, self.create(resource, obj)
+        if resource == "imagestreamtags":
+            with self.store.lock:
+                return self.images.put_tag(name, obj)
 
         def apply(current: dict) -> None:
             if resource == "builds" and obj.get("spec") not in (None, current.get("spec")):
@@ -216,15 +219,12 @@ class Api:
             if resource == "builds":
                 if (obj.get("status") or {}).get("cancelled"):
                     self.engine.mark_cancelled(current)
-            elif resource == "imagestreamtags":
-                current.update({k: v for k, v in imagestreamtag_from_request(obj).items()
-                                if k != "metadata"})
             else:
                 current.update({k: copy.deepcopy(v) for k, v in obj.items()
                                 if k not in ("metadata", "status", "kind", "apiVersion")})
         updated = self.store.update(resource, name, apply,
                                     expected_rv=meta_in.get("resourceVersion"))
-        if resource in ("buildconfigs", "imagestreamtags"):
+        if resource == "buildconfigs":
             self.fire_image_triggers()
             updated = self.store.get(resource, name)
         return 200, updated
@@ -339,33 +339,3 @@ class Api:
 def _bump_version(config: dict) -> None:
     config.setdefault("status", {})
     config["status"]["lastVersion"] = int(config["status"].get("lastVersion") or 0) + 1
-
-
-def imagestreamtag(name: str, image_reference: str) -> dict:
-    """An ImageStreamTag whose image is ``image_reference``."""
-    digest = image_reference.rsplit("@", 1)[-1] if "@" in image_reference else \
-        "sha256:" + "0" * 64
-    return {
-        "metadata": {"name": name},
-        "tag": {"name": name.rsplit(":", 1)[-1], "annotations": None, "generation": 1,
-                "from": {"kind": "DockerImage", "name": image_reference},
-                "importPolicy": {}, "referencePolicy": {"type": "Source"}},
-        "generation": 1, "lookupPolicy": {"local": False},
-        "image": {"metadata": {"name": digest, "creationTimestamp": rfc3339(time.time())},
-                  "dockerImageReference": image_reference, "dockerImageMetadataVersion": "1.0",
-                  "dockerImageMetadata": {"kind": "DockerImage", "apiVersion": "1.0",
-                                          "Architecture": "amd64"},
-                  "dockerImageManifestMediaType":
-                      "application/vnd.docker.distribution.manifest.v2+json"},
-    }
-
-
-def imagestreamtag_from_request(obj: dict) -> dict:
-    """An IST a client PUTs or POSTs: a DockerImage ``tag.from`` is imported at once."""
-    source = (obj.get("tag") or {}).get("from") or {}
-    if source.get("kind") == "DockerImage" and source.get("name"):
-        result = imagestreamtag(obj["metadata"]["name"], source["name"])
-        result["tag"].update({k: v for k, v in (obj.get("tag") or {}).items() if k != "from"})
-        result["metadata"] = obj["metadata"]
-        return result
-    return {**obj, "image": None}

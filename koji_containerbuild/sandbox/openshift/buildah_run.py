@@ -197,6 +197,10 @@ class RealBuild(Script):
         ctx = self.ctx
         with self.plugin("reactor_config"):
             pass
+        if not ctx.scratch:
+            with self.plugin("check_and_set_rebuild"):
+                self.orch("atomic_reactor.plugins.check_and_set_rebuild", "INFO",
+                          f"This is a rebuild? {ctx.check_and_set_rebuild()}")
         with self.plugin("check_and_set_platforms"):
             for platform in ctx.platforms:
                 if platform not in self.platforms:

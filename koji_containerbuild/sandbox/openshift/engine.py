@@ -91,6 +91,26 @@ class BuildRun:
                 meta["labels"] = {**(meta.get("labels") or {}), **labels}
         self.engine._transition(self, merge)
 
+    def check_and_set_rebuild(self) -> bool:
+        """atomic-reactor's check_and_set_rebuild: True for a build the ImageChange trigger
+        made after an earlier build; otherwise label the BuildConfig ``is_autorebuild=true``,
+        so the next build the trigger makes from it is one (direct builds: False)."""
+        labels = self.build["metadata"].get("labels") or {}
+        config = labels.get("buildconfig")
+        if labels.get("is_autorebuild") == "true" or not config:
+            return labels.get("is_autorebuild") == "true"
+
+        def mark(bc: dict) -> Optional[bool]:
+            bc_labels = bc["metadata"].setdefault("labels", {})
+            if bc_labels.get("is_autorebuild") == "true":
+                return False
+            bc_labels["is_autorebuild"] = "true"
+            return None
+        with self.engine.store.lock:
+            if self.engine.store.exists("buildconfigs", config):
+                self.engine.store.update("buildconfigs", config, mark)
+        return False
+
     def mark_unschedulable(self, message: str) -> None:
         self.engine.update_pod(self.name, lambda pod: _pod_unschedulable(pod, message))
 

@@ -12,6 +12,8 @@ from collections import deque
 from datetime import datetime
 from typing import TYPE_CHECKING, Optional
 
+from koji_containerbuild.sandbox.openshift.plugins import plugin_configuration, plugin_names
+
 if TYPE_CHECKING:
     from koji_containerbuild.sandbox.openshift.scenario_api import BuildContext
 
@@ -59,6 +61,10 @@ class Script:
         self.tail: deque[str] = deque(maxlen=10)
         self.timestamps: dict[str, str] = {}
         self.durations: dict[str, float] = {}
+        # A site's inner template and customize file in build_json_dir decide what runs.
+        self.plugins = plugin_configuration(ctx.user_params)
+        self.prebuild_names = plugin_names(self.plugins, "prebuild_plugins", self.PREBUILD)
+        self.exit_names = plugin_names(self.plugins, "exit_plugins", self.EXIT)
 
     def line(self, text: str) -> None:
         self.ctx.emit(text)
@@ -74,14 +80,23 @@ class Script:
         self.timestamps[key] = datetime.now().isoformat()
         self.durations[key] = round(0.05 + (_digest_int(self.ctx.name, key) % 3000) / 1000, 6)
         self.orch("atomic_reactor.plugin", "INFO", f"running plugin '{key}'")
+        for phase in (self.plugins or {}).values():
+            args = next((p.get("args") for p in phase if p.get("name") == key), None)
+            if args:
+                self.orch("atomic_reactor.plugin", "DEBUG",
+                          f"plugin '{key}' args: {json.dumps(args, sort_keys=True)}")
+                break
 
     def prebuild(self) -> None:
         ctx = self.ctx
         self.orch("atomic_reactor.inner", "INFO", f"building image from '{_git_uri(ctx.build)}'")
-        for key in self.PREBUILD:
+        for key in self.prebuild_names:
             if ctx.scratch and key in ("check_and_set_rebuild", "bump_release"):
                 continue
             self.plugin(key)
+            if key == "check_and_set_rebuild" and not ctx.source_build:
+                self.orch(f"atomic_reactor.plugins.{key}", "INFO",
+                          f"This is a rebuild? {ctx.check_and_set_rebuild()}")
             if key == "check_and_set_platforms" and not ctx.source_build:
                 self.orch(f"atomic_reactor.plugins.{key}", "INFO",
                           f"platforms in limits : {sorted(ctx.platforms)}")
@@ -101,7 +116,7 @@ class Script:
 
     def exit_plugins(self, failed: bool) -> None:
         ctx = self.ctx
-        for key in self.EXIT:
+        for key in self.exit_names:
             self.plugin(key)
             if key == "koji_import" and ctx.scratch and not failed:
                 # contract §5.3: the scratch metadata path rides on the _metadata_ platform tag

@@ -25,10 +25,11 @@ from collections import deque
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-from koji_containerbuild.sandbox.openshift.api import Api, imagestreamtag, json_body
+from koji_containerbuild.sandbox.openshift.api import Api, json_body
 from koji_containerbuild.sandbox.openshift.engine import BuildEngine
 from koji_containerbuild.sandbox.openshift.faults import FaultInjector, Faults
 from koji_containerbuild.sandbox.openshift.http import Server
+from koji_containerbuild.sandbox.openshift.images import imagestreamtag
 from koji_containerbuild.sandbox.openshift.scenario_api import ScenarioSettings
 from koji_containerbuild.sandbox.openshift.scenarios import SCENARIOS, scenario_from_source
 from koji_containerbuild.sandbox.openshift.store import ApiError, ObjectStore, parse_label_selector
@@ -219,6 +220,22 @@ class OpenShiftSimulator:
     def set_imagestreamtag(self, name: str, image_reference: str) -> None:
         self._api.put("imagestreamtags", name, imagestreamtag(name, image_reference))
         self._api.fire_image_triggers()
+
+    def push_image(self, pullspec: str, reference: Optional[str] = None) -> str:
+        """A new image for ``pullspec`` (``registry/repo:tag``) appears in the registry; tags
+        that import it on schedule are re-imported at once. Returns its digest reference."""
+        return self._api.images.push(pullspec, reference)
+
+    def remove_image(self, pullspec: str) -> None:
+        """The registry has no ``pullspec`` any more: imports of it fail (the tag 404s)."""
+        self._api.images.remove(pullspec)
+
+    def get_object(self, resource: str, name: str) -> dict:
+        """Any stored object, e.g. ``get_object("imagestreams", "…")``; KeyError if absent."""
+        try:
+            return self._store.get(resource, name)
+        except ApiError:
+            raise KeyError(name) from None
 
     def get_build(self, name: str) -> dict:
         try:

@@ -24,6 +24,7 @@ GROUPS = {
     "buildconfigs": "build.openshift.io",
     "imagestreams": "image.openshift.io",
     "imagestreamtags": "image.openshift.io",
+    "imagestreamimports": "image.openshift.io",
     "configmaps": "",
     "pods": "",
 }
@@ -32,6 +33,7 @@ KINDS = {
     "buildconfigs": "BuildConfig",
     "imagestreams": "ImageStream",
     "imagestreamtags": "ImageStreamTag",
+    "imagestreamimports": "ImageStreamImport",
     "configmaps": "ConfigMap",
     "pods": "Pod",
 }

@@ -191,3 +191,70 @@ def test_pod_of_a_cancelled_build_has_the_fixture_shape(sim):
     assert set(pod["spec"]) == set(pod_fixture["spec"])
     assert set(pod["spec"]["containers"][0]) == set(pod_fixture["spec"]["containers"][0])
     assert section(pod, "status") == section(pod_fixture, "status")
+
+
+IMAGES = f"/apis/image.openshift.io/v1/namespaces/{NS}"
+# osbs-client 1.10 creates streams without spec.dockerImageRepository (the fixture's stream had
+# one); its tags ask for scheduled imports, the fixture's did not.
+STREAM_EXTRA = {"spec.tags[].importPolicy.scheduled"}
+STREAM_MISSING = {"spec.dockerImageRepository"}
+
+
+def test_image_stream_and_its_import_have_the_fixture_shape(sim):
+    http = session()
+    expected = fixture("imagestream.json")
+    assert http.post(f"{sim.url}{IMAGES}/imagestreams", json={
+        "apiVersion": "image.openshift.io/v1", "kind": "ImageStream",
+        "metadata": {"name": "test_imagestream", "annotations": {}}, "spec": {}}).status_code == 201
+    tag = {"kind": "ImageStreamTag", "apiVersion": "image.openshift.io/v1",
+           "metadata": {"name": "test_imagestream:7.2"},
+           "tag": {"name": "7.2", "from": {"kind": "DockerImage",
+                                          "name": "example.com:8888/username/rhel7:7.2"},
+                   "importPolicy": {"scheduled": True}}}
+    assert http.put(f"{sim.url}{IMAGES}/imagestreamtags/test_imagestream:7.2",
+                    json=tag).status_code == 201
+    got = http.get(f"{sim.url}{IMAGES}/imagestreams/test_imagestream").json()
+    assert set(got) == set(expected)
+    assert section(got, "metadata") == section(expected, "metadata")
+    assert section(got, "spec") == section(expected, "spec") - STREAM_MISSING | STREAM_EXTRA
+    assert section(got, "status") == section(expected, "status")
+    ist = http.get(f"{sim.url}{IMAGES}/imagestreamtags/test_imagestream:7.2").json()
+    assert ist["image"]["dockerImageReference"] == \
+        got["status"]["tags"][0]["items"][0]["dockerImageReference"]
+
+    expected = fixture("imagestreamimport.json")
+    body = {"apiVersion": "image.openshift.io/v1", "kind": "ImageStreamImport",
+            "metadata": {"name": "test_imagestream"},
+            "spec": {"import": True, "images": [
+                {"from": {"kind": "DockerImage", "name": f"example.com/prometheus/prom:{t}"},
+                 "to": {"name": t}, "importPolicy": {}, "referencePolicy": {"type": "Source"}}
+                for t in ("v2.13.0", "latest")]}}
+    answer = http.post(f"{sim.url}{IMAGES}/imagestreamimports", json=body)
+    assert answer.status_code == 201
+    got = answer.json()
+    assert set(got) == set(expected)
+    assert section(got, "metadata") == section(expected, "metadata")
+    assert section(got, "spec") == section(expected, "spec")
+    assert [i["status"]["status"] for i in got["status"]["images"]] == ["Success", "Success"]
+    assert set(got["status"]["images"][0]) == set(expected["status"]["images"][0])
+    assert set(got["status"]["images"][0]["image"]["metadata"]) == \
+        set(expected["status"]["images"][0]["image"]["metadata"])
+    assert {t["tag"] for t in got["status"]["import"]["status"]["tags"]} == \
+        {"7.2", "v2.13.0", "latest"}
+
+
+def test_a_missing_image_fails_its_import_and_its_tag_is_not_found(sim):
+    http = session()
+    sim.remove_image("example.com/gone:1")
+    tag = {"metadata": {"name": "gone:1"},
+           "tag": {"name": "1", "from": {"kind": "DockerImage", "name": "example.com/gone:1"}}}
+    assert http.put(f"{sim.url}{IMAGES}/imagestreamtags/gone:1", json=tag).status_code == 201
+    assert http.get(f"{sim.url}{IMAGES}/imagestreamtags/gone:1").status_code == 404
+    stream = http.get(f"{sim.url}{IMAGES}/imagestreams/gone").json()
+    [status] = stream["status"]["tags"]
+    assert status["conditions"][0]["type"] == "ImportSuccess"
+    assert status["conditions"][0]["status"] == "False"
+    reply = http.post(f"{sim.url}{IMAGES}/imagestreamimports", json={
+        "metadata": {"name": "gone"}, "spec": {"import": True, "images": [
+            {"from": {"kind": "DockerImage", "name": "example.com/gone:1"}, "to": {"name": "1"}}]}})
+    assert reply.json()["status"]["images"][0]["status"]["status"] == "Failure"
