@@ -536,8 +536,9 @@ def test_container_yaml_tags_replace_additional_tags_file(tmp_path):
 
 
 def test_flatpak_needs_container_yaml_with_flatpak_section_not_a_dockerfile(tmp_path):
-    with pytest.raises(SourceError, match='container.yaml file missing: .*flatpak builds'):
+    with pytest.raises(SourceError, match='container.yaml file missing: .*flatpak builds') as err:
         read_source_files(tmp_path, flatpak=True)
+    assert str(tmp_path) not in str(err.value)  # issue 15 #2: no builder checkout path
     write_files(tmp_path, {'container.yaml': 'compose:\n  modules: ["m:s"]\n'})
     with pytest.raises(SourceError, match="doesn't have a container.yaml with a flatpak"):
         read_source_files(tmp_path, flatpak=True)
