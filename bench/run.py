@@ -26,8 +26,8 @@ from typing import Callable, Optional
 
 import requests
 from buildsite import STATES, TOKEN, Site, percentile, wait_for
-from follow_costs import bench_idle, bench_reconnect
 from demux_hostile import bench_hostile
+from follow_costs import bench_idle, bench_reconnect
 from log_upload import bench_upload
 from openshift_faults import build_json
 from presubmit_repo import history_repo

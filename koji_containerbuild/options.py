@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, Optional
 
 import jsonschema
@@ -19,11 +20,14 @@ MAX_STRING = 4096
 MAX_LIST = 256
 MAX_USERDATA_BYTES = 64 * 1024
 
-RELEASE_PATTERN = r"^\d+([._]?[a-zA-Z0-9]+)*$"
+# osbs-client's ^\d+([._]?[a-zA-Z0-9]+)*$, written so that it cannot backtrack exponentially
+# (a 40-character --release would hang the hub): the same strings, linear time.
+RELEASE_PATTERN = r"^\d[a-zA-Z0-9]*([._][a-zA-Z0-9]+)*$"
 ISOLATED_RELEASE_PATTERN = r"^\d+\.\d+(\..+)?$"
 # Cachito's replacement form, passed through to OSBS unparsed.
 DEPENDENCY_REPLACEMENT_PATTERN = r"^[^:\s]+:[^:\s]+:[^:\s]+(:[^:\s]+)?$"
-HTTP_URL_PATTERN = r"^https?://[^\s/?#@]+[^\s]*$"
+# The same strings as ^https?://[^\s/?#@]+[^\s]*$ without its quadratic backtracking.
+HTTP_URL_PATTERN = r"^https?://[^\s/?#@][^\s]*$"
 ARCH_LIST_PATTERN = r"^\s*[A-Za-z0-9_-]+(\s+[A-Za-z0-9_-]+)*\s*$"
 
 # Git-capable schemes of Koji's SCM grammar; plain http(s) is what base rpkg sends with an
@@ -37,11 +41,29 @@ _CONTROL = re.compile(r"[\x00-\x20\x7f]")
 
 
 class OptionsError(ValueError):
-    """A request that breaks the contract; ``field`` names the offending option or argument."""
+    """A request that breaks the contract; ``field`` names the offending option or argument.
 
-    def __init__(self, field: str, message: str):
+    ``str()`` is the hub's words; :meth:`cli_text` the CLI's, from the same :class:`Rule`.
+    """
+
+    def __init__(self, field: str, message: str, rule: Optional[Rule] = None,
+                 cli_got: str = ""):
         super().__init__(message)
         self.field = field
+        self.rule = rule
+        self.cli_got = cli_got
+
+    def cli_text(self, flags: Mapping[str, str]) -> str:
+        """The refusal naming the CLI's flags (``flags`` maps field names to them)."""
+        if self.rule is None:
+            return str(self)
+        return self.rule.cli_text(flags) + self.cli_got
+
+
+def _refuse(rule: Rule, got: str = "", cli_got: Optional[str] = None) -> OptionsError:
+    """The refusal of ``rule``; ``got`` (e.g. "; got 'x'") ends both phrasings unless
+    ``cli_got`` says otherwise."""
+    return OptionsError(rule.field, rule.hub + got, rule, got if cli_got is None else cli_got)
 
 
 def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
@@ -59,29 +81,108 @@ def _list_of(item: dict[str, Any]) -> dict[str, Any]:
 _BOOL = {"type": "boolean"}
 _USERDATA = {"type": "object"}
 
-# What a user is told when a value does not fit: "Invalid build option 'X': <text>".
-ALLOWED = {
-    "scratch": "must be a boolean",
-    "isolated": "must be a boolean",
-    "flatpak": "must be a boolean",
-    "skip_build": "must be a boolean",
-    "git_branch": "must be a non-empty branch name (string)",
-    "release": f"must be a string matching {RELEASE_PATTERN}, e.g. '1' or '2.el9', or nil",
-    "koji_parent_build": "must be a build NVR (string) or nil",
-    "yum_repourls": "must be a list of http(s) URLs of .repo files, or nil",
-    "compose_ids": "must be a list of ODCS compose ids (integers), or nil",
-    "signing_intent": "must be a signing intent name (string) or nil",
-    "dependency_replacements": (
-        "must be a list of 'pkg_manager:name:version[:new_name]' strings, or nil"
-    ),
-    "arch_override": "must be a space-separated list of arches (string), e.g. 'x86_64 aarch64'",
-    "userdata": "must be a mapping (JSON object) of at most 64 KiB",
-    "operator_csv_modifications_url": "must be an http(s) URL (string) or nil",
-    "triggered_after_koji_task": "must be a Koji task id (integer >= 0) or nil",
-    "push_url": "must be a git push URL (string) or nil",
-    "koji_build_id": "must be a Koji build id (integer)",
-    "koji_build_nvr": "must be a build NVR (non-empty string)",
-}
+@dataclass(frozen=True)
+class Rule:
+    """One refusal, said twice from one place.
+
+    ``hub`` names option keys (what rpkg/fedpkg users see from the hub and the builder);
+    ``cli`` is the koji CLI's phrasing, with ``{field}`` placeholders that the CLI fills with its
+    own flags (``{release}`` → ``--release``), so each front end says it in its own words.
+    """
+
+    field: str
+    hub: str
+    cli: str
+
+    def cli_text(self, flags: Mapping[str, str]) -> str:
+        return self.cli.format_map(flags)
+
+
+# What a user is told when a value does not fit: "Invalid build option 'X': <hub>; got ...".
+VALUE_RULES = {rule.field: rule for rule in (
+    Rule("scratch", "must be a boolean", "{scratch} takes no value"),
+    Rule("isolated", "must be a boolean", "{isolated} takes no value"),
+    Rule("flatpak", "must be a boolean", "{flatpak} takes no value"),
+    Rule("skip_build", "must be a boolean", "{skip_build} takes no value"),
+    Rule("git_branch", "must be a non-empty branch name (string)",
+         "{git_branch} takes the branch the commit is on, e.g. {git_branch} f39"),
+    Rule("release", f"must be a string matching {RELEASE_PATTERN}, e.g. '1' or '2.el9', or nil",
+         "{release} takes a release starting with a digit, e.g. {release} 1 or "
+         "{release} 2.el9"),
+    Rule("koji_parent_build", "must be a build NVR (string) or nil",
+         "{koji_parent_build} takes a Koji build NVR, e.g. {koji_parent_build} "
+         "fedora-container-39-1"),
+    Rule("yum_repourls", "must be a list of http(s) URLs of .repo files, or nil",
+         "{yum_repourls} takes the http:// or https:// URL of a yum .repo file, e.g. "
+         "{yum_repourls} https://repos.example.org/my.repo"),
+    Rule("compose_ids", "must be a list of ODCS compose ids (integers), or nil",
+         "{compose_ids} takes an ODCS compose id (an integer), e.g. {compose_ids} 1234"),
+    Rule("signing_intent", "must be a signing intent name (string) or nil",
+         "{signing_intent} takes a signing intent name, e.g. {signing_intent} release"),
+    Rule("dependency_replacements",
+         "must be a list of 'pkg_manager:name:version[:new_name]' strings, or nil",
+         "{dependency_replacements} takes PKG_MANAGER:NAME:VERSION[:NEW_NAME], e.g. "
+         "{dependency_replacements} gomod:example.org/foo:v1.2.0"),
+    Rule("arch_override",
+         "must be a space-separated list of arches (string), e.g. 'x86_64 aarch64'",
+         "{arch_override} takes arches separated by commas or spaces, e.g. "
+         "{arch_override} x86_64,aarch64"),
+    Rule("userdata", "must be a mapping (JSON object) of at most 64 KiB",
+         "{userdata} takes a JSON object of at most 64 KiB, e.g. {userdata} "
+         "'{{\"ticket\": \"ABC-1\"}}'"),
+    Rule("operator_csv_modifications_url", "must be an http(s) URL (string) or nil",
+         "{operator_csv_modifications_url} takes an http:// or https:// URL"),
+    Rule("triggered_after_koji_task", "must be a Koji task id (integer >= 0) or nil",
+         "triggered_after_koji_task must be a Koji task id"),
+    Rule("push_url", "must be a git push URL (string) or nil",
+         "push_url must be a git push URL"),
+    Rule("koji_build_id", "must be a Koji build id (integer)",
+         "{koji_build_id} takes a Koji build id (a positive integer), e.g. {koji_build_id} 42"),
+    Rule("koji_build_nvr", "must be a build NVR (non-empty string)",
+         "{koji_build_nvr} takes a Koji build NVR, e.g. {koji_build_nvr} foo-1.0-1"),
+)}
+ALLOWED = {field: rule.hub for field, rule in VALUE_RULES.items()}
+
+# Refusals of combinations (and of what is missing), in the order they are checked.
+BRANCH_REQUIRED = Rule(
+    "git_branch", "Invalid build option 'git_branch': Git branch must be specified",
+    "{git_branch} is required with an explicit SCM_URL: give the branch the commit is on, "
+    "e.g. {git_branch} f39")
+SCRATCH_AND_ISOLATED = Rule(
+    "isolated", "Invalid build options 'scratch' and 'isolated': "
+    "Build cannot be both isolated and scratch",
+    "{scratch} and {isolated} cannot be used together: a build is either scratch or isolated")
+FLATPAK_AND_ISOLATED = Rule(
+    "isolated", "Invalid build options 'flatpak' and 'isolated': "
+    "flatpak builds cannot be isolated",
+    "flatpak builds cannot be isolated: leave out {isolated}")
+SKIP_BUILD_AND_SCRATCH = Rule(
+    "skip_build", "Invalid build options 'skip_build' and 'scratch': skip_build only updates "
+    "the autorebuild settings (BuildConfig) of a regular build; a scratch build has none",
+    "{skip_build} cannot be used with {scratch}: {skip_build} only updates the autorebuild "
+    "settings of regular builds, and scratch builds have none")
+ARCH_OVERRIDE_NEEDS = Rule(
+    "arch_override", "Invalid build option 'arch_override': "
+    "arch-override is only allowed for isolated or scratch builds",
+    "{arch_override} needs {scratch_or_isolated}: regular builds are built for all arches "
+    "of the build tag")
+SIGNING_INTENT_AND_COMPOSES = Rule(
+    "signing_intent", "Invalid build options 'signing_intent' and 'compose_ids': "
+    "signing_intent used with compose_ids; give one or the other",
+    "{signing_intent} and {compose_ids} cannot be used together; give one or the other")
+CSV_URL_NEEDS_ISOLATED = Rule(
+    "operator_csv_modifications_url", "Invalid build option 'operator_csv_modifications_url': "
+    "only allowed for isolated builds",
+    "{operator_csv_modifications_url} needs {isolated} (with {release} N.N)")
+ISOLATED_NEEDS_RELEASE = Rule(
+    "release", "Invalid build option 'release': isolated builds need a release matching "
+    f"{ISOLATED_RELEASE_PATTERN}, e.g. '1.1' or '1.1.hotfix'",
+    "{isolated} needs {release} N.N, e.g. {release} 1.1 (or {release} 1.1.hotfix)")
+SOURCE_BUILD_REQUIRED = Rule(
+    "koji_build_id", "Invalid build options: give koji_build_id (an integer) or koji_build_nvr "
+    "(an NVR) of the image build whose sources to build",
+    "give the image build whose sources to build: {koji_build_id} BUILD_ID or "
+    "{koji_build_nvr} NVR, e.g. {koji_build_nvr} foo-1.0-1")
 
 IMAGE_OPTIONS_SCHEMA: dict[str, Any] = {
     "$schema": "http://json-schema.org/draft-07/schema#",
@@ -156,7 +257,9 @@ def _schema_error(kind: str, opts: Mapping[str, Any]) -> Optional[OptionsError]:
     field = str(path[0]) if path else "opts"
     where = "".join(f"[{p}]" for p in path[1:])
     got = _short(opts.get(field)) if not where else f"{_short(error.instance)} at {field}{where}"
-    return OptionsError(field, f"Invalid build option '{field}': {ALLOWED[field]}; got {got}")
+    rule = VALUE_RULES[field]
+    return OptionsError(field, f"Invalid build option '{field}': {rule.hub}; got {got}", rule,
+                        f"; got {_short(error.instance)}")
 
 
 def _require_mapping(opts: Any) -> Mapping[str, Any]:
@@ -196,45 +299,23 @@ def validate_image_options(opts: Any) -> dict[str, Any]:
     norm = _drop_unset(opts)
 
     if not norm.get("git_branch"):
-        raise OptionsError(
-            "git_branch", "Invalid build option 'git_branch': Git branch must be specified"
-        )
+        raise _refuse(BRANCH_REQUIRED)
     if norm.get("scratch") and norm.get("isolated"):
-        raise OptionsError(
-            "isolated",
-            "Invalid build options 'scratch' and 'isolated': "
-            "Build cannot be both isolated and scratch",
-        )
+        raise _refuse(SCRATCH_AND_ISOLATED)
     if norm.get("flatpak") and norm.get("isolated"):
-        raise OptionsError(
-            "isolated",
-            "Invalid build options 'flatpak' and 'isolated': flatpak builds cannot be isolated",
-        )
+        raise _refuse(FLATPAK_AND_ISOLATED)
+    if norm.get("skip_build") and norm.get("scratch"):
+        raise _refuse(SKIP_BUILD_AND_SCRATCH)
     if "arch_override" in norm and not (norm.get("scratch") or norm.get("isolated")):
-        raise OptionsError(
-            "arch_override",
-            "Invalid build option 'arch_override': "
-            "arch-override is only allowed for isolated or scratch builds",
-        )
+        raise _refuse(ARCH_OVERRIDE_NEEDS)
     if "signing_intent" in norm and "compose_ids" in norm:
-        raise OptionsError(
-            "signing_intent",
-            "Invalid build options 'signing_intent' and 'compose_ids': "
-            "signing_intent used with compose_ids; give one or the other",
-        )
+        raise _refuse(SIGNING_INTENT_AND_COMPOSES)
     if "operator_csv_modifications_url" in norm and not norm.get("isolated"):
-        raise OptionsError(
-            "operator_csv_modifications_url",
-            "Invalid build option 'operator_csv_modifications_url': "
-            "only allowed for isolated builds",
-        )
+        raise _refuse(CSV_URL_NEEDS_ISOLATED)
     if norm.get("isolated") and not re.match(ISOLATED_RELEASE_PATTERN, norm.get("release", "")):
-        raise OptionsError(
-            "release",
-            "Invalid build option 'release': isolated builds need a release matching "
-            f"{ISOLATED_RELEASE_PATTERN}, e.g. '1.1' or '1.1.hotfix'; got "
-            f"{_short(norm.get('release'))}",
-        )
+        release = norm.get("release")
+        raise _refuse(ISOLATED_NEEDS_RELEASE, f"; got {_short(release)}",
+                      f"; got {_short(release)}" if release is not None else "")
     if "userdata" in norm:
         _check_userdata(norm["userdata"])
     if "arch_override" in norm:
@@ -252,11 +333,7 @@ def validate_source_options(opts: Any) -> dict[str, Any]:
         raise error
     norm = _drop_unset(present)
     if "koji_build_id" not in norm and "koji_build_nvr" not in norm:
-        raise OptionsError(
-            "koji_build_id",
-            "Invalid build options: give koji_build_id (an integer) or koji_build_nvr "
-            "(an NVR) of the image build whose sources to build",
-        )
+        raise _refuse(SOURCE_BUILD_REQUIRED)
     if "userdata" in norm:
         _check_userdata(norm["userdata"])
     return norm
@@ -266,14 +343,11 @@ def _check_userdata(userdata: Mapping[str, Any]) -> None:
     try:
         size = len(json.dumps(userdata, default=str))
     except (TypeError, ValueError) as exc:
-        raise OptionsError(
-            "userdata", f"Invalid build option 'userdata': {ALLOWED['userdata']}; {exc}"
-        ) from None
+        raise OptionsError("userdata", f"Invalid build option 'userdata': {ALLOWED['userdata']}; "
+                           f"{exc}", VALUE_RULES["userdata"], f"; {exc}") from None
     if size > MAX_USERDATA_BYTES:
-        raise OptionsError(
-            "userdata",
-            f"Invalid build option 'userdata': {ALLOWED['userdata']}; got {size} bytes",
-        )
+        raise OptionsError("userdata", f"Invalid build option 'userdata': {ALLOWED['userdata']}; "
+                           f"got {size} bytes", VALUE_RULES["userdata"], f"; got {size} bytes")
 
 
 def check_scm_url(src: Any) -> str:

@@ -70,3 +70,20 @@ def test_refused_scm_urls(src):
     with pytest.raises(OptionsError) as info:
         options.check_scm_url(src)
     assert info.value.field == "src"
+
+
+def test_release_pattern_is_osbs_clients_and_linear():
+    """The contract's release rule accepts exactly osbs-client's strings, and a long hostile
+    value is refused at once (osbs-client's own pattern backtracks exponentially on it)."""
+    import itertools
+    import re
+
+    osbs_client = re.compile(r"^\d+([._]?[a-zA-Z0-9]+)*$")
+    ours = re.compile(options.RELEASE_PATTERN)
+    for length in range(1, 6):
+        for chars in itertools.product("1a._-", repeat=length):
+            value = "".join(chars)
+            assert bool(ours.search(value)) == bool(osbs_client.search(value)), value
+    hostile = "1" + "a" * 3000 + "!"
+    with pytest.raises(OptionsError):
+        options.validate_image_options({"git_branch": "b", "release": hostile})

@@ -33,29 +33,33 @@ def get_arches(
     scratch: bool = False,
     isolated: bool = False,
 ) -> list[str]:
-    """Arches to build: the build tag's, or the override (scratch/isolated only) within them."""
+    """Arches to build: the build tag's, or the override (scratch/isolated only) within them.
+
+    An override naming an arch the tag lacks is refused, listing the tag's arches: building
+    the others silently would not be what was asked for.
+    """
     config = session.getBuildConfig(build_tag, event=event_id)
     tag_arches = (config or {}).get("arches") or ""
+    name = (config or {}).get("name", build_tag)
     if not tag_arches.split():
-        name = (config or {}).get("name", build_tag)
         raise koji.BuildError(f"No arches for tag {name} [{(config or {}).get('id', '?')}]")
-    canonical = {koji.canonArch(a) for a in tag_arches.split()}
-    if arch_override:
-        if not (scratch or isolated):
-            raise koji.BuildError("arch-override is only allowed for isolated or scratch builds")
-        candidates = arch_override.split()
-    else:
-        candidates = tag_arches.split()
-    arches: list[str] = []
-    for arch in candidates:
-        if (arch == "noarch" or koji.canonArch(arch) in canonical) and arch not in arches:
-            arches.append(arch)
-    if not arches:
+    if arch_override and not (scratch or isolated):
+        raise koji.BuildError("arch-override is only allowed for isolated or scratch builds")
+    candidates = arch_override.split() if arch_override else tag_arches.split()
+    missing = [arch for arch in candidates if not arch_in(arch, tag_arches)]
+    if missing:
+        prefix = "No matching arches were found: " if len(missing) == len(candidates) else ""
         raise koji.BuildError(
-            f"No matching arches were found: {' '.join(candidates)} not in the build tag's "
-            f"arches ({tag_arches})"
+            f"{prefix}arch_override {' '.join(missing)} not in the arches of build tag {name} "
+            f"({' '.join(tag_arches.split())}); override with those only"
         )
-    return arches
+    return list(dict.fromkeys(candidates))
+
+
+def arch_in(arch: str, tag_arches: str) -> bool:
+    """Koji's matching: same canonical arch as one of the tag's (i586 builds on i686), or noarch."""
+    return arch == "noarch" or koji.canonArch(arch) in {koji.canonArch(a)
+                                                        for a in tag_arches.split()}
 
 
 def check_whitelist(session: Any, package: str, dest_tag_name: str) -> None:

@@ -128,6 +128,7 @@ class BuildMonitor:
         signalled_at: Optional[float] = None
         self.uploader.start()
         self._announce()
+        self.uploader.notify()  # osbs-client.log names the build on the hub before any cancel
         self.follower.start()
         try:
             try:

@@ -61,14 +61,16 @@ def read_source_files(root: Union[str, os.PathLike], *, flatpak: bool = False) -
     root = Path(root)
     dockerfile = _read_repo_file(root, DOCKERFILE)
     if dockerfile is None and not flatpak:
-        raise SourceError(f'Dockerfile file missing: {root / DOCKERFILE}')
+        # no path: the packager cannot see (or use) the builder's checkout folder
+        raise SourceError('Dockerfile file missing: the repository has no Dockerfile at its top')
 
     # osbs-client's order: container.yaml's name, its content, then content_sets.yml's name
     _refuse_misnamed(root, CONTAINER_YAML, MISNAMED[CONTAINER_YAML])
     config_text = _read_repo_file(root, CONTAINER_YAML)
     if config_text is None and flatpak:
-        raise SourceError(f'container.yaml file missing: {root / CONTAINER_YAML} '
-                          '(flatpak builds need it)')
+        raise SourceError('container.yaml file missing: flatpak builds need one at the top of '
+                          'the repository, with a flatpak: section (flatpak.base_image and the '
+                          'runtime or application settings)')
     config = _parse_container_yaml(config_text) if config_text is not None else {}
     _refuse_misnamed(root, CONTENT_SETS, MISNAMED[CONTENT_SETS])
     # osbs-client 1.10 refuses both mismatches before creating a build; an empty flatpak:

@@ -134,8 +134,12 @@ def plugin_log(task: Any, outdir: str) -> Iterator[PluginLog]:
         if not signalled:
             try:
                 task.uploadFile(plugin.path)
+            except koji.ActionNotAllowed as exc:
+                # expected after `koji cancel`: the hub takes no uploads for a task not open
+                log.info("Not uploading %s: the hub no longer takes uploads for this task (%s); "
+                         "it stays in kojid's work directory until the task's cleanup",
+                         PLUGIN_LOG, exc)
             except (koji.GenericError, OSError) as exc:
-                # e.g. a cancelled task: the hub no longer takes its uploads
                 log.warning("Could not upload %s: %s", PLUGIN_LOG, exc)
 
 

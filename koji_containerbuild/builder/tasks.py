@@ -129,9 +129,12 @@ def _checkout(task: Any, src: str, build_tag: Any, scratch: bool, branch: str) -
     scm_url = _koji_scm_url(src)
     rules = source.ScmRules.from_kojid_options(task.options)
     scm = source.make_scm(scm_url, allow_password=rules.allow_password)
-    source.assert_allowed(
-        scm, rules, session=task.session, user_id=task.taskinfo["owner"],
-        channel=task_support.channel_name(task), scratch=scratch, build_tag=build_tag)
+    try:
+        source.assert_allowed(
+            scm, rules, session=task.session, user_id=task.taskinfo["owner"],
+            channel=task_support.channel_name(task), scratch=scratch, build_tag=build_tag)
+    except koji.BuildError as exc:
+        raise koji.BuildError(f"{exc}{_anon_url_hint(src)}") from None
     ref = source.scm_ref_from(scm)
     task.run_callbacks("preSCMCheckout", scminfo=scm.get_info(), build_tag=build_tag,
                        scratch=scratch)
@@ -145,6 +148,17 @@ def _checkout(task: Any, src: str, build_tag: Any, scratch: bool, branch: str) -
     task.run_callbacks("postSCMCheckout", scminfo=scm.get_info(), build_tag=build_tag,
                        scratch=scratch, srcdir=str(fetched.path))
     return _Checkout(ref, fetched)
+
+
+def _anon_url_hint(src: str) -> str:
+    """For a URL the koji CLI may have derived from a checkout's remote: how to give the right
+    one (an ssh remote becomes https://<same host>/..., which the site may not serve)."""
+    if not src.startswith(("git+https://", "git+http://", "https://", "http://", "git://")):
+        return ""
+    return ("; if koji container-build derived this URL from your checkout's remote, set "
+            "containerbuild_anon_git_url_template in your koji profile (or pass "
+            "--anon-git-url-template) to your DistGit's anonymous clone URL, e.g. "
+            "https://src.example.org/{repo}.git")
 
 
 def _koji_scm_url(src: str) -> str:

@@ -3,8 +3,9 @@
 Flags and payloads follow the upstream koji-containerbuild CLI (reference/upstream-features.md
 §1.18): unset options are omitted, ``priority`` is always sent as a keyword (5 with
 ``--background``), ``channel`` only with ``--channel-override``. Everything the hub would
-refuse is refused here first, through the same options contract and with the same words, as
-koji's own ``build`` command refuses: usage, ``koji: error: <message>``, exit status 2.
+refuse is refused here first, by the same options contract rules but in the CLI's words (the
+flag and what to type, ``FLAGS``), as koji's own ``build`` command refuses: usage,
+``koji: error: <message>``, exit status 2.
 A hub fault while submitting is left to the koji script (``<FaultClass>: <message>``, exit 1).
 Only stable ``koji_cli.lib`` helpers are imported (§2.1 #37).
 """
@@ -32,6 +33,20 @@ IMAGE_KEYS = (
     "operator_csv_modifications_url",
 )
 SOURCE_KEYS = ("scratch", "koji_build_id", "koji_build_nvr", "signing_intent")
+
+# Option-contract field -> the flag a refusal names (options.Rule fills its {field}s with these).
+FLAGS = {
+    "scratch": "--scratch", "isolated": "--isolated", "flatpak": "flatpak-build",
+    "skip_build": "--skip-build", "git_branch": "--git-branch", "release": "--release",
+    "koji_parent_build": "--koji-parent-build", "yum_repourls": "--repo-url",
+    "compose_ids": "--compose-id", "signing_intent": "--signing-intent",
+    "dependency_replacements": "--replace-dependency", "arch_override": "--arch-override",
+    "userdata": "--userdata",
+    "operator_csv_modifications_url": "--operator-csv-modifications-url",
+    "koji_build_id": "--koji-build-id", "koji_build_nvr": "--koji-build-nvr",
+    "scratch_or_isolated": "--scratch or --isolated",
+}
+FLATPAK_FLAGS = dict(FLAGS, scratch_or_isolated="--scratch")  # flatpak-build has no --isolated
 
 _IMAGE_DESCRIPTION = (
     "Inside a clean, pushed checkout of a DistGit container/ repository, SCM_URL, --git-branch "
@@ -84,8 +99,10 @@ def image_parser(goptions: Any, flatpak: bool = False) -> optparse.OptionParser:
         parser.add_option("--isolated", action="store_true",
                           help="Perform an isolated build (needs --release)")
     parser.add_option("--arch-override", metavar="ARCHES",
-                      help="Limit a --scratch or --isolated build to these arches "
-                           "(comma or space separated)")
+                      help="Limit a --scratch build to these arches of the build tag "
+                           "(comma or space separated)" if flatpak else
+                           "Limit a --scratch or --isolated build to these arches of the build "
+                           "tag (comma or space separated)")
     parser.add_option("--replace-dependency", dest="dependency_replacements", action="append",
                       metavar="PKG_MANAGER:NAME:VERSION[:NEW_NAME]",
                       help="Cachito dependency replacement; may be used multiple times")
@@ -99,7 +116,8 @@ def image_parser(goptions: Any, flatpak: bool = False) -> optparse.OptionParser:
                       help="ODCS compose to use; may be used multiple times; "
                            "cannot be used with --signing-intent")
     parser.add_option("--skip-build", action="store_true",
-                      help="Do not build; only update the autorebuild settings")
+                      help="Do not build; only update the autorebuild settings "
+                           "(not with --scratch)")
     parser.add_option("--release", help="Release value of the image")
     parser.add_option("--koji-parent-build", metavar="NVR",
                       help="Use the image of this Koji build as the parent (overrides FROM)")
@@ -206,6 +224,9 @@ def image_request(
     """(src, target, opts) for ``buildContainer``, checked as the hub would check them."""
     if len(args) > 2:
         _fail(parser, "Too many arguments: give at most a build target and a SCM URL")
+    if len(args) == 2 and "://" in args[0] and "://" not in args[1]:
+        _fail(parser, f"The build target and the SCM URL look swapped: {args[0]} is a SCM URL "
+                      f"and {args[1]} is not; give the target first: TARGET SCM_URL")
     if len(args) == 1 and "://" in args[0]:
         _fail(parser, f"{args[0]} looks like a SCM URL; give the build target first: "
                       "TARGET SCM_URL")
@@ -229,7 +250,7 @@ def image_request(
     if userdata is not None:
         opts["userdata"] = userdata
     # Contract errors the checkout cannot fix come before looking at the checkout.
-    _validate_image(parser, dict(opts, git_branch=opts.get("git_branch") or "-"))
+    _validate_image(parser, dict(opts, git_branch=opts.get("git_branch") or "-"), flatpak)
 
     from .. import options
 
@@ -246,17 +267,17 @@ def image_request(
         options.check_scm_url(src)
     except options.OptionsError as exc:
         _fail(parser, str(exc))
-    _validate_image(parser, opts)
+    _validate_image(parser, opts, flatpak)
     return str(src), str(target), opts
 
 
-def _validate_image(parser: optparse.OptionParser, opts: dict[str, Any]) -> None:
+def _validate_image(parser: optparse.OptionParser, opts: dict[str, Any], flatpak: bool) -> None:
     from .. import options
 
     try:
         options.validate_image_options(opts)
     except options.OptionsError as exc:
-        _fail(parser, str(exc))
+        _fail(parser, exc.cli_text(FLATPAK_FLAGS if flatpak else FLAGS))
 
 
 def source_request(
@@ -275,14 +296,16 @@ def source_request(
         options.check_target(args[0])
         options.validate_source_options(opts)
     except options.OptionsError as exc:
-        _fail(parser, str(exc))
+        _fail(parser, exc.cli_text(FLAGS))
     return args[0], opts
 
 
 def check_destination(
     session: Any, parser: optparse.OptionParser, target: str, scratch: bool,
+    arch_override: Optional[str] = None,
 ) -> None:
-    """Refuse an unknown target, or a locked destination tag unless scratch, as upstream."""
+    """Refuse an unknown target, or a locked destination tag unless scratch, as upstream; and
+    an --arch-override naming arches the build tag lacks (the builder would refuse it too)."""
     build_target = session.getBuildTarget(target)
     if not build_target:
         _fail(parser, f"Unknown build target: {target}")
@@ -291,6 +314,15 @@ def check_destination(
         _fail(parser, f"Unknown destination tag: {build_target['dest_tag_name']}")
     if dest_tag["locked"] and not scratch:
         _fail(parser, f"Destination tag {dest_tag['name']} is locked")
+    if arch_override:
+        tag_arches = (session.getBuildConfig(build_target["build_tag"]) or {}).get("arches")
+        canonical = {koji.canonArch(a) for a in (tag_arches or "").split()}
+        missing = [a for a in arch_override.split()  # Koji's matching, as the builder's
+                   if a != "noarch" and koji.canonArch(a) not in canonical]
+        if tag_arches and missing:
+            _fail(parser, f"--arch-override {','.join(missing)}: not an arch of build tag "
+                          f"{build_target['build_tag_name']}, which has "
+                          f"{', '.join(tag_arches.split())}")
 
 
 def build_url(weburl: str, build_id: Any) -> str:
@@ -332,13 +364,30 @@ def format_task_result(task_id: int, result: Any, weburl: str) -> list[str]:
     return lines
 
 
+def _check_password_login(parser: optparse.OptionParser, goptions: Any) -> None:
+    """koji's password login needs --user and --password on the command line (koji.read_config
+    keeps neither from a profile); without them the login would fail with KeyError: 'user'."""
+    authtype = getattr(goptions, "authtype", None)
+    user, password = getattr(goptions, "user", None), getattr(goptions, "password", None)
+    if authtype == "password" or (authtype is None and user):
+        missing = [flag for flag, value in (("--user", user), ("--password", password))
+                   if not value]
+        if missing:
+            _fail(parser, f"password login (authtype = password) needs {' and '.join(missing)}: "
+                          "give koji --user USER --password PASSWORD before the command (koji "
+                          "does not read them from the profile)")
+
+
 def submit(
     goptions: Any, session: Any, parser: optparse.OptionParser, build_opts: optparse.Values,
     method: str, target: str, call_args: list[Any],
 ) -> int:
     """Log in, check the target, create the task and, like ``koji build``, watch it."""
+    _check_password_login(parser, goptions)
     activate_session(session, goptions)
-    check_destination(session, parser, target, scratch=bool(build_opts.scratch))
+    arch_override = call_args[-1].get("arch_override") if method == "buildContainer" else None
+    check_destination(session, parser, target, scratch=bool(build_opts.scratch),
+                      arch_override=arch_override)
     kwargs: dict[str, Any] = {
         "priority": PRIORITY_BACKGROUND if build_opts.background else None,
     }

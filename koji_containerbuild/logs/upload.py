@@ -65,6 +65,13 @@ def send_chunk(session: Any, name: str, path: str, offset: int, data: bytes) -> 
         raise ChunkRejected(f"the hub refused the chunk of {name} at offset {offset}")
 
 
+def task_left_this_host(exc: BaseException) -> bool:
+    """Koji's refusal of uploads to a task this host no longer runs - cancelled, or freed and
+    given to another host: ``ActionNotAllowed`` (faultCode 1004) "host N does not own task M"
+    (kojihub ``Task.assertHost``). Expected after every cancel; retrying cannot help."""
+    return getattr(exc, "faultCode", None) == 1004 and "does not own task" in str(exc)
+
+
 class _TrackedFile:
     __slots__ = ("fd", "inode", "offset")
 
@@ -118,6 +125,7 @@ class TaskLogUploader:
         self._final_done = threading.Event()
         self._final_ok: Optional[bool] = None
         self.final_error: Optional[str] = None   # why the final upload stopped short
+        self._task_gone: Optional[str] = None  # the hub's refusal once the task left this host
         self.passes = 0          # upload passes made (diagnostics; a silent build adds none)
         self.calls = 0           # chunks sent (diagnostics)
 
@@ -346,6 +354,8 @@ class TaskLogUploader:
         return sorted(set(self._files) | set(self._local_names()))
 
     def _upload_file(self, name: str) -> bool:
+        if self._task_gone is not None:
+            return True  # nowhere to upload to any more; said once, at INFO
         tracked = self._open(name)
         if tracked is None:
             return True
@@ -364,6 +374,12 @@ class TaskLogUploader:
             try:
                 self._send(self._session, name, self._upload_path, offset, data)
             except Exception as exc:  # noqa: BLE001 - hub/transport errors of any kind: keep the data
+                if task_left_this_host(exc):
+                    self._task_gone = str(exc)
+                    self._log.info("Not uploading logs any more: the hub no longer takes them "
+                                   "for this task (cancelled, or freed by kojid): %s; %s stays "
+                                   "at %d bytes on the hub", exc, name, offset)
+                    return True
                 self._last_error = exc
                 self._log.warning("Uploading %s at offset %d failed: %s", name, offset, exc)
                 return False

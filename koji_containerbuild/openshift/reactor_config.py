@@ -105,9 +105,11 @@ class ReactorConfig:
         flatpak = self.data.get("flatpak")
         base_image = flatpak.get("base_image") if isinstance(flatpak, Mapping) else None
         if not isinstance(base_image, str) or not base_image:
+            # Said to a packager: no builder-side file paths, just where each of them can set it.
             raise BuildRequestError(
-                "Flatpak base_image must be set in container.yaml (flatpak.base_image) or in the "
-                f"{self.where} (flatpak.base_image)")
+                "Flatpak base_image must be set in the repository's container.yaml "
+                "(flatpak: base_image: <pull spec>) or, by the Koji admins, in the reactor "
+                f"ConfigMap {self.instance.reactor_config_map!r} (flatpak.base_image)")
         return base_image
 
     def secret_mounts(self, orchestrator: bool) -> list[dict]:

@@ -1,5 +1,6 @@
 """A DistGit stand-in: bare ``container/<name>.git`` repositories served by ``git daemon`` on
-loopback, over the ``git://`` transport Koji's SCM accepts. Used by tests and the demo."""
+loopback, over the ``git://`` transport Koji's SCM accepts (pushes too). Used by tests and the
+demo."""
 
 from __future__ import annotations
 
@@ -38,6 +39,14 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def daemon_argv(base: os.PathLike, port: int) -> list[str]:
+    """``git daemon`` serving ``base`` on 127.0.0.1:``port``; pushes are accepted (anonymous,
+    loopback only), so a packager's fix → commit → push → rebuild works as on a DistGit."""
+    return ["git", "daemon", "--reuseaddr", "--export-all", "--informative-errors",
+            "--enable=receive-pack", f"--base-path={base}", "--listen=127.0.0.1",
+            f"--port={port}", str(base)]
+
+
 class GitDaemon:
     """``git daemon`` exporting ``base`` on 127.0.0.1; ``url(path, ref)`` gives a Koji SCM URL."""
 
@@ -48,11 +57,8 @@ class GitDaemon:
 
     def start(self) -> GitDaemon:
         self.base.mkdir(parents=True, exist_ok=True)
-        self._proc = subprocess.Popen(
-            ["git", "daemon", "--reuseaddr", "--export-all", "--informative-errors",
-             f"--base-path={self.base}", "--listen=127.0.0.1", f"--port={self.port}",
-             str(self.base)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self._proc = subprocess.Popen(daemon_argv(self.base, self.port),
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 10
         while True:
             try:

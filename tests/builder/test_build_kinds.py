@@ -89,7 +89,10 @@ def test_refusals_happen_before_any_openshift_build(world, setup, opts, message)
         world.manager().options.allowed_scms = "src.example.org:/container/*:no:"
     task_id = world.submit(opts, src=src)
     assert world.run(task_id)["state"] == STATES["FAILED"]
-    assert message in fault_of(world, task_id)
+    fault = fault_of(world, task_id)
+    assert message in fault
+    if setup == "disallowed_scm":  # issue 15 #3: a derived anonymous URL can be set right
+        assert "set containerbuild_anon_git_url_template in your koji profile" in fault
     assert world.builds() == []
     assert [r for r in world.sim.requests if r[0] in ("POST", "PUT")] == []
     assert "osbs-client.log" in world.outputs(task_id)  # the plugin's log, for the operator

@@ -72,14 +72,23 @@ def test_arch_override_matrix(session, scratch, isolated, allowed):
             call()
 
 
-def test_arch_override_is_filtered_by_canonical_arch(session):
-    """i586 and the tag's i686 share the canonical arch i386; s390x is not in the tag."""
-    assert checks.get_arches(session, 5, None, arch_override="i586 s390x aarch64 aarch64",
+def test_arch_override_matches_by_canonical_arch(session):
+    """i586 and the tag's i686 share the canonical arch i386."""
+    assert checks.get_arches(session, 5, None, arch_override="i586 aarch64 aarch64",
                              scratch=True) == ["i586", "aarch64"]
 
 
+def test_arch_override_naming_an_arch_the_tag_lacks_is_refused_listing_the_tags(session):
+    """Issue 15 #6: x86_64 s390x on a tag without s390x built x86_64 only, silently."""
+    with pytest.raises(koji.BuildError) as info:
+        checks.get_arches(session, 5, None, arch_override="x86_64 s390x", scratch=True)
+    assert str(info.value) == ("arch_override s390x not in the arches of build tag b "
+                               "(x86_64 aarch64 i686); override with those only")
+
+
 def test_arch_override_with_nothing_left(session):
-    with pytest.raises(koji.BuildError, match="No matching arches were found"):
+    with pytest.raises(koji.BuildError, match="No matching arches were found: arch_override "
+                                              "s390x ppc64le not in the arches of build tag b"):
         checks.get_arches(session, 5, None, arch_override="s390x ppc64le", isolated=True)
 
 

@@ -34,6 +34,7 @@ def hub(tmp_path):
     sandbox.host_id = sandbox.add_host("builder-1", channels=("container", "container-beta"))
     for tag in ("f39-container-build", "f39-container", "rawhide-container", "frozen"):
         sandbox.add_tag(tag, locked=tag == "frozen")
+    sandbox.add_tag("f39-container-build", arches="x86_64 aarch64 ppc64le")
     sandbox.add_target(TARGET, "f39-container-build", "f39-container")
     sandbox.add_target("rawhide-container-candidate", "f39-container-build", "rawhide-container")
     sandbox.add_target("frozen-candidate", "f39-container-build", "frozen")

@@ -214,8 +214,8 @@ def test_locked_destination_tag_is_refused_unless_scratch(hub, koji):
     ("argv", "message"),
     [
         (["--scratch", "--isolated", "--release", "1.1"],
-         "Invalid build options 'scratch' and 'isolated': Build cannot be both isolated and "
-         "scratch"),
+         "--scratch and --isolated cannot be used together: a build is either scratch or "
+         "isolated"),
         (["--userdata", "{not json"],
          "--userdata is not valid JSON: Expecting property name enclosed in double quotes: "
          "line 1 column 2 (char 1)"),

@@ -62,32 +62,58 @@ BRANCH = ["--git-branch", "f39"]
 
 
 @pytest.mark.parametrize(
-    ("args", "opts"),
+    ("args", "opts", "words"),
     [
         (["--scratch", "--isolated", "--release", "1.1"],
-         {"scratch": True, "isolated": True, "release": "1.1"}),
-        (["--arch-override", "x86_64,aarch64"], {"arch_override": "x86_64 aarch64"}),
+         {"scratch": True, "isolated": True, "release": "1.1"},
+         "--scratch and --isolated cannot be used together: a build is either scratch or "
+         "isolated"),
+        (["--arch-override", "x86_64,aarch64"], {"arch_override": "x86_64 aarch64"},
+         "--arch-override needs --scratch or --isolated: regular builds are built for all "
+         "arches of the build tag"),
         (["--signing-intent", "release", "--compose-id", "1"],
-         {"signing_intent": "release", "compose_ids": [1]}),
+         {"signing_intent": "release", "compose_ids": [1]},
+         "--signing-intent and --compose-id cannot be used together; give one or the other"),
         (["--operator-csv-modifications-url", "https://x.example.org/m.json"],
-         {"operator_csv_modifications_url": "https://x.example.org/m.json"}),
-        (["--isolated"], {"isolated": True}),
-        (["--isolated", "--release", "7"], {"isolated": True, "release": "7"}),
-        (["--userdata", "[1, 2]"], {"userdata": [1, 2]}),
-        (["--repo-url", "ftp://x/y.repo"], {"yum_repourls": ["ftp://x/y.repo"]}),
-        (["--replace-dependency", "gomod:foo"], {"dependency_replacements": ["gomod:foo"]}),
-        (["--release", "not a release"], {"release": "not a release"}),
+         {"operator_csv_modifications_url": "https://x.example.org/m.json"},
+         "--operator-csv-modifications-url needs --isolated (with --release N.N)"),
+        (["--isolated"], {"isolated": True},
+         "--isolated needs --release N.N, e.g. --release 1.1 (or --release 1.1.hotfix)"),
+        (["--isolated", "--release", "7"], {"isolated": True, "release": "7"},
+         "--isolated needs --release N.N, e.g. --release 1.1 (or --release 1.1.hotfix); "
+         "got '7'"),
+        (["--userdata", "[1, 2]"], {"userdata": [1, 2]},
+         "--userdata takes a JSON object of at most 64 KiB, e.g. --userdata "
+         "'{\"ticket\": \"ABC-1\"}'; got [1, 2]"),
+        (["--repo-url", "ftp://x/y.repo"], {"yum_repourls": ["ftp://x/y.repo"]},
+         "--repo-url takes the http:// or https:// URL of a yum .repo file, e.g. --repo-url "
+         "https://repos.example.org/my.repo; got 'ftp://x/y.repo'"),
+        (["--replace-dependency", "gomod:foo"], {"dependency_replacements": ["gomod:foo"]},
+         "--replace-dependency takes PKG_MANAGER:NAME:VERSION[:NEW_NAME], e.g. "
+         "--replace-dependency gomod:example.org/foo:v1.2.0; got 'gomod:foo'"),
+        (["--release", "not a release"], {"release": "not a release"},
+         "--release takes a release starting with a digit, e.g. --release 1 or --release "
+         "2.el9; got 'not a release'"),
+        (["--scratch", "--skip-build"], {"scratch": True, "skip_build": True},
+         "--skip-build cannot be used with --scratch: --skip-build only updates the autorebuild "
+         "settings of regular builds, and scratch builds have none"),
     ],
 )
-def test_contract_refusals_use_the_hubs_words(capsys, args, opts):
+def test_contract_refusals_name_the_flag_by_the_hubs_rule(capsys, args, opts, words):
+    """Issue 15 #1: the CLI names its flags and says what to type; the hub, refusing the same
+    opts by the same rule, names the option key."""
     message = refusal(capsys, cli.container_build, ["f39-container-candidate", URL, *BRANCH, *args])
-    assert message == contract_words({"git_branch": "f39", **opts})
+    assert message == words
+    hub_words = contract_words({"git_branch": "f39", **opts})
+    assert hub_words.startswith("Invalid build option")
+    assert "--" not in hub_words.split(";")[0]
 
 
 def test_missing_git_branch_with_an_explicit_url(capsys):
     message = refusal(capsys, cli.container_build, ["f39-container-candidate", URL])
-    assert message == contract_words({})
-    assert "Git branch must be specified" in message
+    assert message == ("--git-branch is required with an explicit SCM_URL: give the branch the "
+                       "commit is on, e.g. --git-branch f39")
+    assert "Git branch must be specified" in contract_words({})
 
 
 @pytest.mark.parametrize(
@@ -107,6 +133,9 @@ def test_bad_scm_url_uses_the_hubs_words(capsys, src, needle):
     [
         (["t", URL, "extra"], "Too many arguments: give at most a build target and a SCM URL"),
         ([URL], f"{URL} looks like a SCM URL; give the build target first: TARGET SCM_URL"),
+        ([URL, "f39-container-candidate", *BRANCH],
+         f"The build target and the SCM URL look swapped: {URL} is a SCM URL and "
+         "f39-container-candidate is not; give the target first: TARGET SCM_URL"),
         (["t", URL, *BRANCH, "--userdata", "{oops"],
          "--userdata is not valid JSON: Expecting property name enclosed in double quotes: "
          "line 1 column 2 (char 1)"),
@@ -141,11 +170,19 @@ def test_source_command_line_refusals(capsys, args, expected):
     assert refusal(capsys, cli.source_container_build, args) == expected
 
 
-def test_source_without_build_uses_the_hubs_words(capsys):
+def test_source_without_build_names_the_flags(capsys):
     message = refusal(capsys, cli.source_container_build, ["t", "--scratch"])
+    assert message == ("give the image build whose sources to build: --koji-build-id BUILD_ID "
+                       "or --koji-build-nvr NVR, e.g. --koji-build-nvr foo-1.0-1")
     with pytest.raises(options.OptionsError) as exc:
         options.validate_source_options({"scratch": True})
-    assert message == str(exc.value)
+    assert "koji_build_id" in str(exc.value) and "--koji" not in str(exc.value)
+
+
+def test_flatpak_arch_override_without_scratch_names_only_scratch(capsys):
+    message = refusal(capsys, cli.flatpak_build, ["t", URL, *BRANCH, "--arch-override", "x86_64"])
+    assert message == ("--arch-override needs --scratch: regular builds are built for all "
+                       "arches of the build tag")
 
 
 def test_result_is_printed_sorted_with_build_links():

@@ -92,6 +92,56 @@ def test_container_build_from_a_distgit_checkout(sandbox, koji_cli):
     assert f"{registry}/sandbox/hello@{digest}" in build["extra"]["image"]["index"]["pull"]
 
 
+def image_layer_names(pullspec: str) -> list[str]:
+    """The file names in the (single) layer of an image in the loopback registry."""
+    import io
+    import tarfile
+
+    import requests
+
+    registry, _, rest = pullspec.partition("/")
+    repository, _, tag = rest.rpartition(":")
+    manifest = requests.get(f"http://{registry}/v2/{repository}/manifests/{tag}", timeout=10,
+                            headers={"Accept": "application/vnd.docker.distribution.manifest"
+                                               ".v2+json"}).json()
+    [layer] = manifest["layers"]
+    blob = requests.get(f"http://{registry}/v2/{repository}/blobs/{layer['digest']}",
+                        timeout=10).content
+    with tarfile.open(fileobj=io.BytesIO(blob)) as tar:
+        return tar.getnames()
+
+
+def test_source_container_build_of_the_image_build(sandbox, koji_cli):
+    """Issue 15 #9: the sources of the image build, as an image in the registry and a build."""
+    if not REAL:
+        pytest.skip(f"real-image mode not available ({REAL_REASON}); the simulated engine makes "
+                    "no Koji build to take the sources of")
+    session = sandbox.session()
+    images = [b for b in session.listBuilds(type="image")
+              if b["name"] == "hello-container" and b["state"] == BUILD_STATES["COMPLETE"]]
+    assert images, "test_container_build_from_a_distgit_checkout makes the image build"
+    image = images[0]
+    run = koji_cli("source-container-build", TARGET, "--koji-build-id", str(image["id"]),
+                   "--wait")
+    assert run.rc == 0, str(run)
+    task_id = task_id_of(run.out)
+    result = session.getTaskResult(task_id)
+    primary = f"{sandbox.registry}/sandbox/hello-container-source:1.0-1.1"
+    assert primary in result["repositories"]
+    assert manifest_digest(primary)
+    assert "sources/hello-container-1.0-1.tar.gz" in image_layer_names(primary)
+    [build_id] = result["koji_builds"]
+    build = session.getBuild(int(build_id))
+    assert build["nvr"] == "hello-container-source-1.0-1.1"
+    assert build["extra"]["image"]["sources_for_nvr"] == image["nvr"]
+    assert [t["name"] for t in session.listTags(int(build_id))] == ["f39-container"]
+    # a source build of a source build is refused, as upstream refuses it
+    again = koji_cli("source-container-build", TARGET, "--koji-build-id", build_id, "--wait")
+    assert again.rc == 1
+    assert "is source container build, source container can not use source container build" \
+        in again.out
+
+
 def test_failing_build_tells_the_packager_why(sandbox, koji_cli, openshift):
     if REAL:  # buildah really fails
         run = scratch_build(sandbox, koji_cli, "broken", "--wait", dockerfile=dockerfile(
@@ -142,6 +192,15 @@ def test_koji_cancel_cancels_the_openshift_build(sandbox, koji_cli, openshift):
     session = sandbox.session()
     wait_for("task CANCELED", lambda: session.getTaskInfo(task_id)["state"]
              == TASK_STATES["CANCELED"], 5)
+    # issue 15 #7: the build is named in the log uploaded before the cancel, and the hub's
+    # refusal of uploads after it is an INFO line in kojid's log, not an error
+    assert f"OpenShift build: {name}" in session.downloadTaskOutput(
+        task_id, "osbs-client.log").decode()
+    kojid_log = sandbox.layout.logs / "kojid.log"
+    refusal = f"does not own task {task_id}"
+    wait_for("the refused upload in kojid's log", lambda: refusal in kojid_log.read_text(), 10)
+    around = [line for line in kojid_log.read_text().splitlines() if refusal in line]
+    assert around and all("[INFO]" in line for line in around), around
     if REAL:  # the engine killed buildah with the build
         wait_for("buildah to be gone", lambda: not [
             c for c in own_processes(sandbox.layout.root) if all(w in c for w in buildah_bud)],

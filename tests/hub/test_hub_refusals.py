@@ -24,6 +24,10 @@ IMAGE_REFUSALS = [
      "'scratch': must be a boolean"),
     ("scratch with isolated", SRC, TARGET, dict(OK, scratch=True, isolated=True, release="1.1"),
      {}, koji.ParameterError, "Build cannot be both isolated and scratch"),
+    ("skip_build with scratch (rpkg form)", SRC, TARGET,
+     dict(RPKG_CONTAINER_UNSET, scratch=True, skip_build=True), {}, koji.ParameterError,
+     "Invalid build options 'skip_build' and 'scratch': skip_build only updates the autorebuild "
+     "settings"),
     ("flatpak with isolated", SRC, TARGET, dict(OK, flatpak=True, isolated=True, release="1.1"),
      {}, koji.ParameterError, "'flatpak' and 'isolated'"),
     ("arch_override on a regular build", SRC, TARGET, dict(OK, arch_override="x86_64"), {},

@@ -490,3 +490,29 @@ def test_chunks_follow_the_sessions_upload_blocksize(tmp_path):
     hub.opts["upload_blocksize"] = 65536           # koji's ClientSession option
     assert TaskLogUploader(hub, str(tmp_path), "tasks/1/1").final_upload()
     assert hub.sizes == [65536, 65536, 65536, 200000 - 3 * 65536]
+
+
+def test_refusal_after_a_cancel_is_one_quiet_info_line_not_an_error(hub, tmp_path, caplog):
+    """Issue 15 #7: after ``koji cancel`` the hub refuses uploads to the task; that is expected,
+    so it is said once at INFO and not retried, and the final upload is not an ERROR."""
+    import logging
+
+    import koji
+
+    attempts = []
+
+    def refused(session, name, path, offset, data):
+        attempts.append(name)
+        raise koji.ActionNotAllowed("host 1 does not own task 40")
+
+    for name in ("orchestrator.log", "x86_64.log"):
+        append(tmp_path / name, b"line\n")
+    caplog.set_level(logging.DEBUG)
+    uploader = make(hub, tmp_path, upload=refused)
+    assert uploader.final_upload(timeout=5) is True
+    uploader.close()
+    assert len(attempts) == 1  # nothing retried, the other file not tried
+    records = [r for r in caplog.records if r.name.startswith("koji_containerbuild")]
+    assert [r.levelname for r in records] == ["INFO"]
+    assert "host 1 does not own task 40" in records[0].getMessage()
+    assert "cancelled" in records[0].getMessage()

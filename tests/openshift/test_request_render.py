@@ -128,6 +128,18 @@ def test_golden_flatpak_takes_base_image_from_reactor_config():
     assert values["trigger_imagestreamtag"] == "registry.example.com-rh-osbs-flatpak-build-base:f34"
 
 
+def test_flatpak_without_base_image_tells_the_packager_what_to_set():
+    """Issue 15 #2: said to a packager, so no builder-side paths (osbs.conf's included)."""
+    params = replace(PARAMS, flatpak=True, base_image=None, name_label="foo-flatpak")
+    reactor = {key: value for key, value in REACTOR.items() if key != "flatpak"}
+    with pytest.raises(BuildRequestError) as info:
+        render_build_config(INSTANCE, reactor, params, rand=RAND, now=NOW)
+    assert str(info.value) == (
+        "Flatpak base_image must be set in the repository's container.yaml (flatpak: "
+        "base_image: <pull spec>) or, by the Koji admins, in the reactor ConfigMap "
+        "'reactor-config-map' (flatpak.base_image)")
+
+
 def test_golden_source_container():
     params = SourceBuildParams(user="jdoe", component="foo-source",
                                koji_target="rhel-8.4.0-containers-candidate",

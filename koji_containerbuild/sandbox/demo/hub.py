@@ -4,7 +4,7 @@ On top of ``python -m koji_containerbuild.sandbox.koji.hub --seed-demo``: the bu
 this machine's arch (the sandbox has one build host, and the real-image engine builds only for
 it), and the hub answers ``CGImport``, the call atomic-reactor's ``koji_import`` makes, so a
 real image build becomes a Koji build whose id lands in the ``koji-build-id`` label and in the
-task result, as on a real hub.
+task result, as on a real hub, tagged into the target's destination tag (``koji_tag_build``).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from koji.context import context
 
 from koji_containerbuild.sandbox.koji.hub import DEMO, SandboxHub, seed_demo, serve
 from koji_containerbuild.sandbox.koji.hub_api import RootExports
+from koji_containerbuild.sandbox.koji.hub_queries import tag_build
 from koji_containerbuild.sandbox.openshift.buildah_run import HOST_ARCH
 
 
@@ -47,7 +48,26 @@ class ContentGeneratorExports:
             {key: build[key] for key in ("name", "version", "release")} |
             {"source": build.get("source")}, state="COMPLETE", extra=build.get("extra") or {},
             btype="image", owner=build.get("owner"))
+        self._tag_into_destination(build_id, (build.get("extra") or {}).get(
+            "container_koji_task_id"))
         return RootExports(self._hub).getBuild(build_id)
+
+    def _tag_into_destination(self, build_id: int, task_id: Any) -> None:
+        """atomic-reactor's koji_tag_build, folded in: tag the build into the destination tag
+        of its task's target (no tagBuild task: the sandbox has no tag policy to wait for)."""
+        try:
+            task_id = int(task_id)
+        except (TypeError, ValueError):
+            return
+        store = self._hub.store
+        with store.read():
+            task = store.task(task_id, strict=False)
+            request = store.task_request(task) if task else []
+            target_name = next((a for a in request if isinstance(a, str) and "://" not in a),
+                               None)
+            target = store.find("target", target_name) if target_name else None
+        if target is not None:
+            tag_build(store, target["dest_tag"], build_id)
 
 
 def demo_hub(state_dir: str, listen: tuple[str, int] = ("127.0.0.1", 0),

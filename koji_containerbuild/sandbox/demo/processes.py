@@ -117,6 +117,17 @@ def log_tail(path: Path, lines: int = 15) -> str:
         return "(no log)\n"
 
 
+def running_recorded(root: os.PathLike) -> list[str]:
+    """Names of the services recorded in ``root`` that still run (e.g. left by ``--keep``)."""
+    try:
+        records = json.loads(Layout(Path(root)).services.read_text())
+    except (OSError, ValueError):
+        return []
+    return [name for name, record in records.items()
+            if record.get("pid") and record.get("started")
+            and start_time(record["pid"]) == record["started"]]
+
+
 def stop_recorded(root: os.PathLike) -> list[str]:
     """Stop the services a sandbox run recorded in ``root`` (from any process); their names."""
     layout = Layout(Path(root))

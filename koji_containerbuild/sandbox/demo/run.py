@@ -4,7 +4,8 @@ Starts the sandbox (``services``: OpenShift simulator, Koji hub, DistGit, kojid;
 buildah build and a loopback registry when the machine has them), clones the sample
 ``container/hello`` repository as a packager would, runs the real ``koji`` CLI with our plugin
 inside the clone (``koji container-build``: source, branch and target inferred from the
-checkout), shows the task's streamed log and checks the resulting repositories in the registry.
+checkout), shows the task's streamed log, checks the resulting repositories in the registry and
+makes a source container build of the image build (real builds only).
 Everything lives in one folder (``--dir``, default ``./sandbox-run``); the services stop at the
 end, on Ctrl-C and on errors, unless ``--keep``. ``--stop`` ends a kept sandbox, ``--clean``
 removes the folder.
@@ -30,6 +31,7 @@ from koji_containerbuild.sandbox.demo.processes import (
     SandboxError,
     log_tail,
     remove_folder,
+    running_recorded,
     stop_recorded,
 )
 from koji_containerbuild.sandbox.demo.services import PROFILE, Sandbox
@@ -53,8 +55,9 @@ class Demo:
     def __init__(self, sandbox: Sandbox, started: float):
         self.sandbox, self.started = sandbox, started
         self.root = sandbox.layout.root
-        self.koji_short = (f"{shown(sandbox.koji)} -c {shown(sandbox.layout.koji_conf)} "
-                           f"-p {PROFILE}")
+        # absolute paths: the commands shown must work when pasted after a `cd`
+        self.koji_short = shlex.join([sandbox.koji, "-c", str(sandbox.layout.koji_conf),
+                                      "-p", PROFILE])
 
     def say(self, text: str = "") -> None:
         print(text, flush=True)
@@ -116,10 +119,44 @@ class Demo:
             self.say(f"The build failed (exit status {code}). kojid's log ends:")
             self.say(log_tail(sandbox.layout.logs / "kojid.log"))
             return 1
-        self.show_result(task_id)
+        build_ids = self.show_result(task_id)
+        return self.source_build(build_ids)
+
+    def source_build(self, build_ids: list) -> int:
+        """One source container build of the image build (real builds only)."""
+        self.say()
+        if not self.sandbox.real or not build_ids:
+            self.say("Source container builds are not shown: the simulated engine makes no "
+                     "Koji build to take the sources of (they need real builds: "
+                     f"{INSTALL_HINT}).")
+            return 0
+        build_id = str(build_ids[0])
+        self.say(f"A source container build of Koji build {build_id} (its sources: the git "
+                 "tree the image was built from, as /sources/<NVR>.tar.gz in a FROM scratch "
+                 "image):")
+        code, output = self.run(
+            self.sandbox.koji_argv("source-container-build", DEMO["target"], "--koji-build-id",
+                                   build_id, "--wait"),
+            f"koji --user {DEMO['user']} --password {DEMO['password']} source-container-build "
+            f"{DEMO['target']} --koji-build-id {build_id} --wait")
+        if code != 0:
+            self.say(f"The source container build failed (exit status {code}). kojid's log "
+                     "ends:")
+            self.say(log_tail(self.sandbox.layout.logs / "kojid.log"))
+            return 1
+        found = re.search(r"^Created task: (\d+)$", output, re.MULTILINE)
+        result = self.sandbox.session(user=None).getTaskResult(int(found.group(1))) \
+            if found else {}
+        for pullspec in result.get("repositories") or []:
+            try:
+                digest = manifest_digest(pullspec) or "MISSING"
+            except (RegistryError, OSError) as exc:
+                digest = f"unreadable: {exc}"
+            self.say(f"  {pullspec}  {digest[:19]}")
         return 0
 
-    def show_result(self, task_id: int) -> None:
+    def show_result(self, task_id: int) -> list:
+        """Show the image build's result; its Koji build ids."""
         session = self.sandbox.session(user=None)
         result = session.getTaskResult(task_id)
         repositories = result.get("repositories") or []
@@ -151,6 +188,7 @@ class Demo:
                      f"(CGImport by the engine, as atomic-reactor's koji_import)")
         if self.sandbox.real and repositories:
             self.run_image(repositories[0])
+        return list(result.get("koji_builds") or [])
 
     def run_image(self, pullspec: str) -> None:
         buildah = self.sandbox.buildah_argv
@@ -171,25 +209,36 @@ class Demo:
             self.say(f"(could not run it: {(exc.stderr or '').strip().splitlines()[-1:]})")
 
     def explore(self) -> None:
-        sandbox, koji_cmd = self.sandbox, self.koji_short
-        stop = (f"{shown(sandbox.python)} -m koji_containerbuild.sandbox.demo --stop "
-                f"--dir {shown(self.root)}")
+        sandbox = self.sandbox
+        stop = shlex.join([sandbox.python, "-m", "koji_containerbuild.sandbox.demo", "--stop",
+                           "--dir", str(self.root)])
+        # koji keeps no user/password from a profile: the function carries them, so every
+        # koji command below (and any other) works as pasted, from any folder.
+        koji_function = (f"koji() {{ {self.koji_short} --user {DEMO['user']} --password "
+                         f"{DEMO['password']} \"$@\"; }}")
+        checkout = shlex.quote(str(sandbox.layout.checkout / SAMPLE))
+        token = shlex.quote(str(sandbox.token_file))
         lines = [
-            "The services keep running (--keep). To explore:",
-            f"  {koji_cmd} taskinfo 1",
-            f"  {koji_cmd} watch-logs 1",
-            f"  {koji_cmd} --user user --password pw call getBuild 1",
-            f"  cd {shown(sandbox.layout.checkout / SAMPLE)} && <koji> --user user --password "
-            "pw container-build --scratch --wait",
-            f"  curl -H \"Authorization: Bearer $(cat {shown(sandbox.token_file)})\" "
+            "The services keep running (--keep). To explore, paste these lines into a shell "
+            "(the first makes `koji` this sandbox's, logged in as the packager):",
+            f"  {koji_function}",
+            "  koji taskinfo 1",
+            "  koji watch-logs 1",
+            f"  koji list-tagged {DEMO['dest_tag']}",
+            f"  koji taginfo {DEMO['build_tag']}",
+        ]
+        if sandbox.real:  # simulated builds make no Koji builds
+            lines += ["  koji buildinfo 1", f"  koji list-builds --package {DEMO['package']}"]
+        lines += [
+            f"  cd {checkout} && koji container-build --scratch --wait",
+            f"  curl -s -H \"Authorization: Bearer $(cat {token})\" "
             f"{sandbox.sim_url}/apis/build.openshift.io/v1/namespaces/default/builds",
         ]
         if sandbox.real:
-            lines += [f"  curl http://{sandbox.registry}/v2/_catalog",
-                      "  " + shlex.join([shown(a) if a.startswith("/") else a
-                                         for a in sandbox.buildah_argv("images")])]
-        lines += [f"  logs: {shown(sandbox.layout.logs)}/ (the registry's: "
-                  f"{shown(sandbox.layout.engine)}/registry/registry.log)",
+            lines += [f"  curl -s http://{sandbox.registry}/v2/_catalog",
+                      "  " + shlex.join(sandbox.buildah_argv("images"))]
+        lines += [f"Logs: {sandbox.layout.logs}/ (the registry's: "
+                  f"{sandbox.layout.engine}/registry/registry.log)",
                   f"Stop them with: {stop}   (make demo-clean also removes the folder)"]
         for line in lines:
             self.say(line)
@@ -234,6 +283,12 @@ def main(argv: Optional[list[str]] = None) -> int:
     signal.signal(signal.SIGTERM, _raise_interrupt)
     print(f"koji-containerbuild sandbox demo: everything on 127.0.0.1, state and logs in "
           f"{shown(root)}/", flush=True)
+    still_running = running_recorded(root) if root.exists() else []
+    if still_running:
+        print(f"A sandbox an earlier --keep run left in {shown(root)}/ is still running "
+              f"({', '.join(still_running)}): stopping it and starting afresh; its tasks, builds "
+              "and clones are replaced. (To keep exploring it instead, don't run the demo again; "
+              "--stop stops it, --dir DIR starts another one elsewhere.)", flush=True)
     sandbox = Sandbox(root, engine=args.engine)
     demo = Demo(sandbox, started)
     code = 1

@@ -39,7 +39,12 @@ from koji_containerbuild.sandbox.demo.processes import (
     stop_recorded,
     wait_ready,
 )
-from koji_containerbuild.sandbox.distgit import GitDaemon, create_container_repo, git
+from koji_containerbuild.sandbox.distgit import (
+    GitDaemon,
+    create_container_repo,
+    daemon_argv,
+    git,
+)
 from koji_containerbuild.sandbox.koji import kojid as sandbox_kojid
 from koji_containerbuild.sandbox.koji.hub import DEMO
 from koji_containerbuild.sandbox.openshift import buildah as sim_buildah
@@ -48,6 +53,16 @@ REPO_ROOT = Path(__file__).resolve().parents[3]
 PROFILE = "sandbox"
 USER, PASSWORD = DEMO["user"], DEMO["password"]
 SIMULATED_BASE = "registry.sandbox.local/sandbox/busybox:latest"
+
+
+def url_in(path: Path) -> str:
+    """The URL a service wrote into ``path``; "" until it is there whole (the file exists
+    before its line is written, so existing is not enough)."""
+    try:
+        text = path.read_text()
+    except OSError:
+        return ""
+    return text.strip() if text.endswith("\n") else ""
 
 
 class Sandbox:
@@ -144,8 +159,8 @@ class Sandbox:
             self.python, "-m", "koji_containerbuild.sandbox.demo.hub",
             "--state-dir", str(layout.hub), "--listen", "127.0.0.1:0"], layout.logs / "hub.log"))
         self._start_git_daemon()
-        wait_ready("the Koji hub", (layout.hub / "url").exists, hub, 60)
-        self.hub_url = hub.url = (layout.hub / "url").read_text().strip()
+        wait_ready("the Koji hub", lambda: url_in(layout.hub / "url"), hub, 60)
+        self.hub_url = hub.url = url_in(layout.hub / "url")
         self._write_koji_conf()
         report(f"Koji hub (sandbox)      {self.hub_url}")
         report(f"DistGit (git daemon)    git://127.0.0.1:{self.git_port}/container/")
@@ -160,9 +175,9 @@ class Sandbox:
         simulator = self._spawn(Service("openshift", sim_argv, layout.logs / "openshift.log",
                                         {sim_buildah.PASSWORD_ENV: PASSWORD}, stop_timeout=20.0))
         self._start_kojid()  # while the simulator starts: it needs the hub only
-        wait_ready("the OpenShift simulator", (layout.openshift / "url").exists, simulator,
-              180 if self.real else 60)
-        self.sim_url = simulator.url = (layout.openshift / "url").read_text().strip()
+        wait_ready("the OpenShift simulator", lambda: url_in(layout.openshift / "url"),
+                   simulator, 180 if self.real else 60)
+        self.sim_url = simulator.url = url_in(layout.openshift / "url")
         if self.real:
             engine = json.loads((layout.openshift / "engine.json").read_text())
             self.registry = engine["registry"]
@@ -180,10 +195,8 @@ class Sandbox:
             with socket.socket() as probe:
                 probe.bind(("127.0.0.1", 0))
                 self.git_port = probe.getsockname()[1]
-            service = self._spawn(Service("git-daemon", [
-                "git", "daemon", "--reuseaddr", "--export-all", "--informative-errors",
-                f"--base-path={self.layout.distgit}", "--listen=127.0.0.1",
-                f"--port={self.git_port}", str(self.layout.distgit)],
+            service = self._spawn(Service(
+                "git-daemon", daemon_argv(self.layout.distgit, self.git_port),
                 self.layout.logs / "git-daemon.log", url=f"git://127.0.0.1:{self.git_port}/"))
             try:
                 wait_ready("git daemon", lambda: port_open(self.git_port), service, 30)

@@ -35,6 +35,7 @@ from koji.context import context
 from .hub_api import RootExports
 from .hub_files import FileExports
 from .hub_host import HostExports
+from .hub_queries import BrowseExports
 from .hub_session import SessionManager
 from .hub_store import FINISHED, ST, HubStore
 from .hub_wire import Dispatcher, HubServer
@@ -75,6 +76,7 @@ class SandboxHub:
         self.files = FileExports(self)
         self.dispatcher = Dispatcher(self)
         self.dispatcher.register(RootExports(self))
+        self.dispatcher.register(BrowseExports(self))
         self.dispatcher.register(self.files)
         self.dispatcher.register(HostExports(self), prefix="host.")
         self.dispatcher.register(self.sessions, names=(
@@ -352,12 +354,14 @@ class SandboxHub:
 
 DEMO = {"admin": "kojiadmin", "user": "user", "password": "pw", "host": "sandbox-builder",
         "build_tag": "f39-container-build", "dest_tag": "f39-container",
-        "target": "f39-container-candidate", "package": "hello-container"}
+        "target": "f39-container-candidate", "package": "hello-container",
+        "source_package": "hello-container-source"}
 
 
 def seed_demo(hub: SandboxHub) -> dict:
     """The demo's world: an admin, a packager, a container builder host, tags, a target and
-    the sample package listed in the destination tag. Idempotent; returns the names."""
+    the sample package (and its -source package) listed in the destination tag. Idempotent;
+    returns the names."""
     hub.add_user(DEMO["admin"], DEMO["password"], perms=("admin",))
     hub.add_user(DEMO["user"], DEMO["password"])
     hub.add_host(DEMO["host"], arches="x86_64", channels=("default", "container"),
@@ -366,6 +370,7 @@ def seed_demo(hub: SandboxHub) -> dict:
     hub.add_tag(DEMO["dest_tag"])
     hub.add_target(DEMO["target"], DEMO["build_tag"], DEMO["dest_tag"])
     hub.add_package(DEMO["dest_tag"], DEMO["package"], owner=DEMO["user"])
+    hub.add_package(DEMO["dest_tag"], DEMO["source_package"], owner=DEMO["user"])
     return dict(DEMO)
 
 

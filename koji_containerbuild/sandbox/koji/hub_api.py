@@ -161,8 +161,12 @@ class RootExports(Exports):
     def getBuildTargets(self, info=None, event=None, buildTagID=None, destTagID=None,
                         queryOpts=None):
         with self._store.read():
+            build_tag = self._store.find("tag", buildTagID) if buildTagID is not None else None
+            dest_tag = self._store.find("tag", destTagID) if destTagID is not None else None
             return [self._store.target_info(t) for t in self._store.rows("target")
-                    if (info is None or self._store.find("target", info) is t)]
+                    if (info is None or self._store.find("target", info) is t)
+                    and (buildTagID is None or (build_tag and t["build_tag"] == build_tag["id"]))
+                    and (destTagID is None or (dest_tag and t["dest_tag"] == dest_tag["id"]))]
 
     def getTag(self, tagInfo, strict=False, event=None, blocked=False):
         with self._store.read():

@@ -65,6 +65,7 @@ class Dispatcher:
     def __init__(self, hub: ServedHub):
         self.hub = hub
         self.registry: dict[str, Callable] = {
+            "_listapi": self.list_api,
             "system.listMethods": self.list_methods,
             "system.methodSignature": lambda method: "signatures not supported",
             "system.methodHelp": self.method_help}
@@ -79,6 +80,22 @@ class Dispatcher:
 
     def list_methods(self) -> list[str]:
         return sorted(set(self.registry) | set(MULTICALL) | {"rawUpload"})
+
+    def list_api(self) -> list[dict]:
+        """kojixmlrpc's ``_listapi``: every method this hub answers, with its signature."""
+        funcs = []
+        for name, func in self.registry.items():
+            sig = inspect.signature(func)
+            args = [[p.name, p.default] if p.default is not p.empty else p.name
+                    for p in sig.parameters.values()]
+            spec = inspect.getfullargspec(func)
+            spec_args = [a for a in spec.args if a != "self"]
+            funcs.append({"name": name, "doc": func.__doc__,
+                          "argspec": [spec_args, spec.varargs, spec.varkw, spec.defaults,
+                                      spec.kwonlyargs, spec.kwonlydefaults, {}],
+                          "argdesc": f"({', '.join(str(p) for p in sig.parameters.values())})",
+                          "args": args})
+        return funcs
 
     def method_help(self, method: str) -> str:
         func = self.registry.get(method)

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, Optional, Protocol
 
 from koji_containerbuild.sandbox.openshift.buildah_run import HOST_ARCH, SCENARIO, RealImage
+from koji_containerbuild.sandbox.openshift.buildah_source import RealImageAndSource
 from koji_containerbuild.sandbox.openshift.registry import BINARY as REGISTRY_BINARY
 from koji_containerbuild.sandbox.openshift.registry import LocalRegistry
 from koji_containerbuild.sandbox.openshift.scenarios import SCENARIOS
@@ -208,7 +209,7 @@ class BuildahEngine:
 
     def attach(self, sim: Simulator) -> None:
         """Make ``real-image`` a scenario of ``sim`` (one engine per process) and its default."""
-        self._scenario = RealImage(self)
+        self._scenario = RealImageAndSource(self)
         SCENARIOS[SCENARIO] = self._scenario
         sim.set_configmap("reactor-config-map", {"config.yaml": self.reactor_config()})
         sim.default_scenario = SCENARIO

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 from koji_containerbuild.sandbox.openshift.buildah_types import BuildRecord
 from koji_containerbuild.sandbox.openshift.reactor import (
@@ -67,7 +67,7 @@ def cg_metadata(build: BuildRecord) -> dict[str, Any]:
                    for platform in build.platforms],
     }
 
-def write_scratch_metadata(build: BuildRecord) -> str:
+def write_scratch_metadata(build: BuildRecord, metadata: Optional[dict] = None) -> str:
     """A scratch build is not imported: its metadata goes to Koji's work dir. Returns the path
     relative to it, which atomic-reactor logs on the ``_metadata_`` platform tag (§5.3)."""
     path = scratch_metadata_path(build.ctx)
@@ -75,10 +75,15 @@ def write_scratch_metadata(build: BuildRecord) -> str:
     if work:
         target = Path(work) / path
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(json.dumps(cg_metadata(build), indent=2, sort_keys=True))
+        target.write_text(json.dumps(metadata or cg_metadata(build), indent=2, sort_keys=True))
     return path
 
 def koji_import(build: BuildRecord) -> int:
+    """``CGImport`` of an image build; the new build's id."""
+    return import_metadata(build, cg_metadata(build))
+
+
+def import_metadata(build: BuildRecord, metadata: dict) -> int:
     """``CGImport`` into the hub of the reactor config, while the Koji task is still open, as
     atomic-reactor's koji_import does; the new build's id."""
     import koji  # the simulator imports Koji only when a real build is imported
@@ -98,7 +103,6 @@ def koji_import(build: BuildRecord) -> int:
         if not task or task["state"] != koji.TASK_STATES["OPEN"]:
             raise StepFailed("koji_import", f"Koji task {task_id} is not open; the build "
                              "is not imported")
-        metadata = cg_metadata(build)
         directory = scratch_metadata_path(build.ctx).rsplit("/", 1)[0]
         imported = session.CGImport(metadata, directory)
         session.logout()

@@ -9,6 +9,7 @@ image from the loopback registry; ``buildah bud`` per platform, its output relay
 build, ``CGImport`` into the Koji hub of the reactor config (the ``koji-build-id`` label); then
 the annotations ``store_metadata_in_osv3`` writes, naming only images that exist. A failing
 step ends the build Failed with atomic-reactor's error shapes; a cancel kills buildah at once.
+Source container builds are ``buildah_source``'s (``RealImageAndSource``).
 """
 
 from __future__ import annotations
@@ -160,9 +161,6 @@ class RealBuild(Script):
         git = git_source(ctx.build)
         uri, ref = str(git.get("uri") or ""), str(git.get("ref") or "master")
         self.orch("atomic_reactor.inner", "INFO", f"building image from '{uri}'")
-        if ctx.source_build:
-            return self.pod_failure("the real-image engine builds layered images only; source "
-                                    "container builds play the simulated scenarios")
         try:
             self.clone(uri, ref)
         except StepFailed as failure:
