@@ -16,14 +16,12 @@ import tempfile
 import time
 from pathlib import Path
 
+from measure import env
+
 from koji_containerbuild.logs.demux import LogDemux
 from koji_containerbuild.sandbox.openshift.reactor import relayed_line
 
 CHUNK = 16 << 10
-
-
-def env(name: str, default: float) -> float:
-    return float(os.environ.get(name, default))
 
 
 def ordinary(size: int) -> bytes:

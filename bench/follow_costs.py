@@ -15,7 +15,6 @@ Reported: bytes read per byte of log, wall time and CPU of the reading thread.
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from pathlib import Path
@@ -23,6 +22,7 @@ from typing import Callable
 
 import requests
 from buildsite import TOKEN, Site
+from measure import child_pids, env
 
 from koji_containerbuild.openshift.client import TERMINAL_PHASES, OpenShiftClient
 from koji_containerbuild.openshift.errors import Cancelled
@@ -32,10 +32,6 @@ from koji_containerbuild.sandbox.openshift.faults import Faults
 
 LOG_PATH = "/apis/build.openshift.io/v1/namespaces/default/builds/{}/log"
 UPSTREAM_IDLE = 0.015   # CPU-s a minute of a silent build with the upstream plugin (issue 13)
-
-
-def env(name: str, default: float) -> float:
-    return float(os.environ.get(name, default))
 
 
 def thread_cpu(thread: threading.Thread) -> float:
@@ -53,19 +49,6 @@ def process_cpu(pid: int) -> float:
         except OSError:
             continue
     return total / 1e9
-
-
-def children(pid: int) -> set[int]:
-    found = set()
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                stat = Path(f"/proc/{entry}/stat").read_text().rpartition(")")[2].split()
-            except OSError:
-                continue
-            if int(stat[1]) == pid and stat[0] != "Z":
-                found.add(int(entry))
-    return found
 
 
 def start(target: Callable[[], None], name: str) -> threading.Thread:
@@ -108,14 +91,14 @@ def bench_idle(site: Site, table) -> None:
         while not stop_poll.wait(0.1):
             cancel.is_set()
 
-    before = children(site.kojid.pid)
+    before = set(child_pids(site.kojid.pid))
     task_id = site.submit("silent")
     site.wait_build(task_id, {"Running"}, 60)
     threads = {"follow": start(follower, "follow"), "watch": start(watcher, "watch"),
                "bare": start(bare_read, "bare"), "poll-log": start(old_poll, "poll-log"),
                "poll-watch": start(old_poll, "poll-watch")}
     time.sleep(3)   # connections open and settle
-    task_pid = next(iter(sorted(children(site.kojid.pid) - before)), None)
+    task_pid = next(iter(sorted(set(child_pids(site.kojid.pid)) - before)), None)
     cpu0 = {key: thread_cpu(t) for key, t in threads.items()}
     task0 = process_cpu(task_pid) if task_pid else 0.0
     time.sleep(seconds)

@@ -9,9 +9,7 @@ the upstream pipeline (``upstream_pipeline.py``) on the same log through the sam
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
-import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -19,46 +17,26 @@ from pathlib import Path
 import koji
 import requests
 import upstream_pipeline
+from harness_koji import (
+    BUILDS,
+    FINISHED,
+    HUB,
+    STATE,
+    TOPDIR,
+    branch_sha,
+    ensure_target,
+    session,
+    submit_scratch,
+)
+from measure import children_cpu, count_across, file_digest
 
 from koji_containerbuild.logs.demux import LogDemux
 
-STATE = Path(os.environ.get("HARNESS_STATE", "/var/lib/koji-harness"))
-TOPDIR = Path("/mnt/koji")
-CLK = os.sysconf("SC_CLK_TCK")
 MARK = b"large-log line"
-FINISHED = {koji.TASK_STATES[s] for s in ("CLOSED", "CANCELED", "FAILED")}
-BUILDS = "/apis/build.openshift.io/v1/namespaces/default/builds"
 
 
-def children_cpu(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return (int(fields[13]) + int(fields[14])) / CLK
-
-
-def session(hub: str, who: str) -> koji.ClientSession:
-    pki = STATE / "pki"
-    s = koji.ClientSession(hub, {"use_fast_upload": True})
-    s.ssl_login(str(pki / f"{who}.pem"), None, str(pki / "ca.crt"))
-    return s
-
-
-def count_across(chunks) -> int:
-    count, tail = 0, b""
-    for chunk in chunks:
-        data = tail + chunk
-        count += data.count(MARK)
-        tail = data[-(len(MARK) - 1):]
-        count -= tail.count(MARK)
-    return count + tail.count(MARK)
-
-
-def digest(path: Path) -> tuple[int, str]:
-    h, n = hashlib.sha256(), 0
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-            n += len(block)
-    return n, h.hexdigest()
+def fast_session(hub: str, who: str) -> koji.ClientSession:
+    return session(who, hub, {"use_fast_upload": True})
 
 
 def main() -> None:
@@ -70,21 +48,11 @@ def main() -> None:
     token = Path(args.token_file).read_text().strip()
     auth = {"Authorization": f"Bearer {token}"}
     kojid_pid = int((STATE / "run" / "kojid.pid").read_text())
-    admin = session("https://127.0.0.1:8443/kojihub", "kojiadmin")
-    for name, arches in (("kcb-build", "x86_64"), ("kcb-candidate", None)):
-        if not admin.getTag(name):
-            admin.createTag(name, arches=arches)
-    if not admin.getBuildTarget("kcb-candidate"):
-        admin.createBuildTarget("kcb-candidate", "kcb-build", "kcb-candidate")
-    if not admin.checkTagPackage("kcb-candidate", "hello-container"):
-        admin.packageListAdd("kcb-candidate", "hello-container", owner="packager")
-    sha = subprocess.run(["git", "--git-dir", f"{args.gitroot}/container/hello.git",
-                          "rev-parse", "f39"], capture_output=True, text=True,
-                         check=True).stdout.strip()
-    packager = session("https://127.0.0.1:8443/kojihub", "packager")
+    ensure_target(fast_session(HUB, "kojiadmin"))
+    sha = branch_sha(args.gitroot)
+    packager = fast_session(HUB, "packager")
     cpu0 = children_cpu(kojid_pid)
-    task = packager.buildContainer(f"{args.git}#{sha}", "kcb-candidate",
-                                   {"git_branch": "f39", "scratch": True})
+    task = submit_scratch(packager, args.git, sha)
     build = None
     deadline = time.monotonic() + 300
     while build is None:
@@ -109,21 +77,19 @@ def main() -> None:
     folder = TOPDIR / "work" / koji.pathinfo.taskrelpath(task)
     with tempfile.TemporaryDirectory() as out, requests.get(
             f"{args.sim}{BUILDS}/{name}/log", headers=auth, stream=True, timeout=60) as r:
-        emitted = lines = 0
-        tail = b""
+        emitted = 0
         with LogDemux(out) as demux:
-            for chunk in r.iter_content(1 << 20):
-                emitted += len(chunk)
-                data = tail + chunk
-                lines += data.count(MARK)
-                tail = data[-(len(MARK) - 1):]
-                lines -= tail.count(MARK)
-                demux.feed(chunk)
-        lines += tail.count(MARK)
-        want = {p.name: digest(p) for p in Path(out).glob("*.log")}
-    got = {n: digest(folder / n) for n in want if (folder / n).is_file()}
+            def fed():
+                nonlocal emitted
+                for chunk in r.iter_content(1 << 20):
+                    emitted += len(chunk)
+                    demux.feed(chunk)
+                    yield chunk
+            lines = count_across(fed(), MARK)
+        want = {p.name: file_digest(p) for p in Path(out).glob("*.log")}
+    got = {n: file_digest(folder / n) for n in want if (folder / n).is_file()}
     with open(folder / "x86_64.log", "rb") as f:
-        shipped = count_across(iter(lambda: f.read(1 << 20), b""))
+        shipped = count_across(iter(lambda: f.read(1 << 20), b""), MARK)
     link = f"{args.rate:g} MB/s link" if args.rate else "direct"
     chunks = f", {int(os.environ.get('CHUNK', 1 << 20)) >> 10} KiB chunks"
     print(f"| task {task}, kojid->hub {link}{chunks} | {emitted} | "
@@ -134,7 +100,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as out:
         base = upstream_pipeline.run(args.sim, token, name, args.hub, None, None, out,
                                      f"bench-upstream/{task}-{int(time.time())}",
-                                     make_session=lambda: session(args.hub, "packager"))
+                                     make_session=lambda: fast_session(args.hub, "packager"))
     print(f"| upstream pipeline, same log, {link} | {emitted} | {base['bytes']} (local) | - | "
           f"{base['seconds']:.1f} s | {emitted / base['seconds'] / 1e6:.1f} | "
           f"{base['cpu']:.2f} s ({base['cpu'] / emitted * 1e8:.2f} s/100 MB) | - |", flush=True)

@@ -10,34 +10,29 @@ simulator emitted less exactly the lines inside those gaps.
 from __future__ import annotations
 
 import argparse
-import os
 import re
-import subprocess
 import tempfile
 import time
 from pathlib import Path
 
 import koji
 import requests
+from harness_koji import (
+    BUILDS,
+    FINISHED,
+    TOPDIR,
+    branch_sha,
+    ensure_target,
+    session,
+    submit_scratch,
+)
 
 from koji_containerbuild.logs.demux import LogDemux
 from koji_containerbuild.openshift.logresume import parse_timestamp
 
-STATE = Path(os.environ.get("HARNESS_STATE", "/var/lib/koji-harness"))
-TOPDIR = Path("/mnt/koji")
-HUB = "https://127.0.0.1:8443/kojihub"
-FINISHED = {koji.TASK_STATES[s] for s in ("CLOSED", "CANCELED", "FAILED")}
-BUILDS = "/apis/build.openshift.io/v1/namespaces/default/builds"
 GAP = re.compile(rb"lines written between (\S+) \(after its line (\d+)\) and (\S+) were "
                  rb"rotated out")
 STAMPED = re.compile(rb"(\S+) (.*\n?)", re.S)
-
-
-def session(who: str) -> koji.ClientSession:
-    pki = STATE / "pki"
-    s = koji.ClientSession(HUB)
-    s.ssl_login(str(pki / f"{who}.pem"), None, str(pki / "ca.crt"))
-    return s
 
 
 def expected(stamped: bytes, plugin_log: bytes) -> tuple[dict[str, bytes], int, int]:
@@ -71,25 +66,15 @@ def main() -> None:
     ap.add_argument("--open-seconds", type=float, default=0.0)
     args = ap.parse_args()
     auth = {"Authorization": f"Bearer {Path(args.token_file).read_text().strip()}"}
-    admin = session("kojiadmin")
-    for name, arches in (("kcb-build", "x86_64"), ("kcb-candidate", None)):
-        if not admin.getTag(name):
-            admin.createTag(name, arches=arches)
-    if not admin.getBuildTarget("kcb-candidate"):
-        admin.createBuildTarget("kcb-candidate", "kcb-build", "kcb-candidate")
-    if not admin.checkTagPackage("kcb-candidate", "hello-container"):
-        admin.packageListAdd("kcb-candidate", "hello-container", owner="packager")
+    ensure_target(session("kojiadmin"))
     requests.put(f"{args.sim}/_sandbox/scenario", timeout=30, json={
         "default": "slow-log", "slow_log_lines": args.lines, "slow_log_rate": args.rate})
     requests.put(f"{args.sim}/_sandbox/faults", timeout=30, json={
         "log_rotate_bytes": 1 << 20, "log_cut_bytes": 512 << 10,
         "log_cut_counts_resent": True, "log_open_seconds": args.open_seconds})
-    sha = subprocess.run(["git", "--git-dir", f"{args.gitroot}/container/hello.git",
-                          "rev-parse", "f39"], capture_output=True, text=True,
-                         check=True).stdout.strip()
+    sha = branch_sha(args.gitroot)
     packager = session("packager")
-    task = packager.buildContainer(f"{args.git}#{sha}", "kcb-candidate",
-                                   {"git_branch": "f39", "scratch": True})
+    task = submit_scratch(packager, args.git, sha)
     started = time.monotonic()
     while packager.getTaskInfo(task)["state"] not in FINISHED:
         if time.monotonic() - started > 600:

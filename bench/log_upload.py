@@ -16,8 +16,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import os
 import tempfile
 import time
 from pathlib import Path
@@ -25,35 +23,12 @@ from pathlib import Path
 import upstream_pipeline
 from buildsite import FINISHED_STATES as FINISHED
 from buildsite import STATES, TOKEN, Site
+from measure import child_pids, children_cpu, count_across, env, file_digest
 
 from koji_containerbuild.logs.demux import LogDemux
 from koji_containerbuild.sandbox.koji.hub import DEMO
 
-CLK = os.sysconf("SC_CLK_TCK")
 LINE_MARK = b"large-log line"
-
-
-def task_pids(kojid_pid: int) -> list[int]:
-    """kojid's live task processes (direct children not yet reaped)."""
-    pids = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                stat = Path(f"/proc/{entry}/stat").read_text().rpartition(")")[2].split()
-            except OSError:
-                continue
-            if int(stat[1]) == kojid_pid:
-                pids.append(int(entry))
-    return pids
-
-
-def env(name: str, default: float) -> float:
-    return float(os.environ.get(name, default))
-
-
-def children_cpu(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return (int(fields[13]) + int(fields[14])) / CLK
 
 
 def expected_digests(site: Site, name: str) -> dict[str, tuple[int, str]]:
@@ -63,17 +38,6 @@ def expected_digests(site: Site, name: str) -> dict[str, tuple[int, str]]:
             for chunk in site.sim._engine.runs[name].log.iter_chunks():
                 demux.feed(chunk)
         return {p.name: file_digest(p) for p in Path(out).glob("*.log")}
-
-
-def file_digest(path: Path) -> tuple[int, str]:
-    digest, size = hashlib.sha256(), 0
-    with open(path, "rb") as handle:
-        while True:
-            block = handle.read(1 << 20)
-            if not block:
-                return size, digest.hexdigest()
-            size += len(block)
-            digest.update(block)
 
 
 def run_task(site: Site, size: int) -> dict:
@@ -92,7 +56,7 @@ def run_task(site: Site, size: int) -> dict:
         site.sim.time_scale = 1.0
     server = time.process_time() - server_before
     deadline = time.monotonic() + 60
-    while task_pids(site.kojid.pid) and time.monotonic() < deadline:
+    while child_pids(site.kojid.pid, zombies=True) and time.monotonic() < deadline:
         time.sleep(0.05)                   # kojid reaps the task process: its CPU counts
     cpu = children_cpu(site.kojid.pid) - cpu_before
     name = build["metadata"]["name"]
@@ -121,23 +85,12 @@ def wait_closely(site: Site, task_id: int, timeout: float) -> dict[int, int]:
 
 
 def emitted_lines(site: Site, name: str) -> int:
-    return count_across(site.sim._engine.runs[name].log.iter_chunks())
+    return count_across(site.sim._engine.runs[name].log.iter_chunks(), LINE_MARK)
 
 
 def count_lines(path: Path) -> int:
     with open(path, "rb") as handle:
-        return count_across(iter(lambda: handle.read(1 << 20), b""))
-
-
-def count_across(chunks) -> int:
-    """Occurrences of LINE_MARK in a chunked stream, also where one spans two chunks."""
-    count, tail = 0, b""
-    for chunk in chunks:
-        data = tail + chunk
-        count += data.count(LINE_MARK)
-        tail = data[-(len(LINE_MARK) - 1):]
-        count -= tail.count(LINE_MARK)       # counted again with the next chunk
-    return count + tail.count(LINE_MARK)
+        return count_across(iter(lambda: handle.read(1 << 20), b""), LINE_MARK)
 
 
 def bench_upload(site: Site, table) -> None:

@@ -29,6 +29,7 @@ from buildsite import STATES, TOKEN, Site, percentile, wait_for
 from demux_hostile import bench_hostile
 from follow_costs import bench_idle, bench_reconnect
 from log_upload import bench_upload
+from measure import child_pids, children_cpu, count_across, env, proc_cpu
 from openshift_faults import build_json
 from presubmit_repo import history_repo
 
@@ -36,11 +37,6 @@ from koji_containerbuild.openshift.client import OpenShiftClient
 
 CACHE = Path(os.environ.get("BENCH_CACHE", Path(__file__).resolve().parent / ".cache"))
 LOG_PATH = "/apis/build.openshift.io/v1/namespaces/default/builds/{}/log"
-CLK = os.sysconf("SC_CLK_TCK")
-
-
-def env(name: str, default: float) -> float:
-    return float(os.environ.get(name, default))
 
 
 class Table:
@@ -83,31 +79,6 @@ def bare_log_get(url: str, name: str, follow: bool, sink: Callable[[bytes], None
             sink(chunk)
 
 
-def children_cpu(pid: int) -> float:
-    """CPU seconds of the reaped children of ``pid`` (kojid's finished task processes)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return (int(fields[13]) + int(fields[14])) / CLK
-
-
-def proc_cpu(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / CLK
-
-
-def task_pids(kojid_pid: int) -> list[int]:
-    """kojid's direct children: its task processes."""
-    pids = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                stat = Path(f"/proc/{entry}/stat").read_text().rpartition(")")[2].split()
-            except OSError:
-                continue
-            if int(stat[1]) == kojid_pid and stat[0] != "Z":
-                pids.append(int(entry))
-    return pids
-
-
 def memory_kb(pid: int) -> tuple[int, int]:
     """(RSS, PSS) in KiB; PSS splits pages shared with kojid (fork) between the sharers."""
     rss = pss = 0
@@ -139,17 +110,6 @@ def arrival_times(path: Path, stop: threading.Event, pause: float = 0.005) -> di
                 count += 1
         stop.wait(pause)
     return seen
-
-
-def count_across(chunks, needle: bytes) -> int:
-    """Occurrences of ``needle`` in a chunked stream, also where it spans two chunks."""
-    count, tail = 0, b""
-    for chunk in chunks:
-        data = tail + chunk
-        count += data.count(needle)
-        tail = data[-(len(needle) - 1):]
-        count -= tail.count(needle)  # counted again with the next chunk
-    return count + tail.count(needle)
 
 
 def emitted_times(log: bytes) -> list[float]:
@@ -274,7 +234,7 @@ def bench_scale_and_cancel(site: Site, table: Table) -> None:
         60 + tasks * 3, pause=0.5)
     ramp = time.monotonic() - started
     time.sleep(3)  # let the first uploads and watches settle
-    pids = task_pids(site.kojid.pid)
+    pids = child_pids(site.kojid.pid)
     mem = [memory_kb(p) for p in pids]
     rss = sum(m[0] for m in mem) / 1024 / max(1, len(pids))
     pss = sum(m[1] for m in mem) / 1024 / max(1, len(pids))
@@ -297,7 +257,7 @@ def bench_scale_and_cancel(site: Site, table: Table) -> None:
         site.user.cancelTask(task_id)
     site.wait_tasks(ids, 120)
     # kojid cleans cancelled tasks up one at a time, pausing after each SIGINT
-    wait_for("kojid to reap its task processes", lambda: not task_pids(site.kojid.pid),
+    wait_for("kojid to reap its task processes", lambda: not child_pids(site.kojid.pid),
              60 + tasks * (site.kojid.kill_pause + 0.5), pause=0.5)
 
 
