@@ -336,11 +336,11 @@ class Handler(BaseHTTPRequestHandler):
                 self._chunk(wire if stamp else data)
                 offset += len(data)
                 self._log_offset = offset
-                if reset:
-                    self._abort(rst=True)
-                    return
-                if cut_at is not None and offset >= cut_at:
-                    self._abort(rst=False)
+                if reset or (cut_at is not None and offset >= cut_at):
+                    # noted before the close: the client's next request may arrive before
+                    # this thread's ``finally`` runs, and must see how far this one got
+                    buffer.note_delivered(offset)
+                    self._abort(rst=reset)
                     return
                 continue
             if want <= 0 or end is not None or (buffer.closed and offset >= buffer.size):
