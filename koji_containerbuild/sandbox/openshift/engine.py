@@ -2,7 +2,8 @@
 Build status and its pod (shape of fixtures/openshift-3.9.41/pods.json) as OpenShift 3.9 does.
 
 Transitions are guarded under the store lock, so a cancel that lands at any moment wins over
-whatever the scenario does next.
+whatever the scenario does next. What each transition writes into the Build and its pod is
+``shapes``'s.
 """
 
 from __future__ import annotations
@@ -24,6 +25,16 @@ from koji_containerbuild.sandbox.openshift.scenario_api import (
     ScenarioSettings,
 )
 from koji_containerbuild.sandbox.openshift.scenarios import SCENARIOS
+from koji_containerbuild.sandbox.openshift.shapes import (
+    new_pod,
+    pod_deleting,
+    pod_finished,
+    pod_running,
+    pod_unschedulable,
+    set_duration,
+    to_pending,
+    to_running,
+)
 from koji_containerbuild.sandbox.openshift.store import (
     ApiError,
     ObjectStore,
@@ -112,7 +123,7 @@ class BuildRun:
         return False
 
     def mark_unschedulable(self, message: str) -> None:
-        self.engine.update_pod(self.name, lambda pod: _pod_unschedulable(pod, message))
+        self.engine.update_pod(self.name, lambda pod: pod_unschedulable(pod, message))
 
     def cancel_by_cluster(self) -> None:
         self.engine.cancel(self.name)
@@ -164,9 +175,9 @@ class BuildEngine:
         status.update(phase="Cancelled", reason="CancelledBuild",
                       message="The build was cancelled by the user.",
                       completionTimestamp=rfc3339(now))
-        _set_duration(status, now)
+        set_duration(status, now)
         name = build["metadata"]["name"]
-        self.update_pod(name, _pod_deleting)
+        self.update_pod(name, pod_deleting)
         run = self.runs.get(name)
         if run:
             run.wake.set()
@@ -236,13 +247,13 @@ class BuildEngine:
                 if run.wake.is_set():
                     raise BuildCancelled(run.name)
                 self.store.create("pods", new_pod(self.store.get("builds", run.name)))
-                self._transition(run, _to_pending)
+                self._transition(run, to_pending)
             scenario.schedule(run)
             with self.store.lock:
                 if run.wake.is_set():
                     raise BuildCancelled(run.name)
-                self.update_pod(run.name, lambda pod: _pod_running(pod, f"docker://{run.seq:064x}"))
-                self._transition(run, _to_running)
+                self.update_pod(run.name, lambda pod: pod_running(pod, f"docker://{run.seq:064x}"))
+                self._transition(run, to_running)
             self._finish(run, scenario.run(run))
         except BuildCancelled:
             pass
@@ -279,13 +290,13 @@ class BuildEngine:
         with self.store.lock:
             if run.wake.is_set():
                 return
-            self.update_pod(run.name, lambda pod: _pod_finished(pod, outcome))
+            self.update_pod(run.name, lambda pod: pod_finished(pod, outcome))
 
             def end(build: dict) -> None:
                 now = time.time()
                 status = build["status"]
                 status.update(phase=outcome.phase, completionTimestamp=rfc3339(now))
-                _set_duration(status, now)
+                set_duration(status, now)
                 for key, value in (("reason", outcome.reason), ("message", outcome.message),
                                    ("logSnippet", outcome.log_snippet)):
                     if value:
@@ -320,149 +331,3 @@ class BuildEngine:
         if size <= 16 << 20:
             (folder / f"{run.name}.emitted.log").write_bytes(
                 b"".join(run.log.iter_chunks()))
-
-
-# ---------------------------------------------------------------------------------------------
-# Build status and pod shapes
-
-
-def _set_duration(status: dict, now: float) -> None:
-    started = status.get("startTimestamp")
-    if started:
-        begun = time.mktime(time.strptime(started, "%Y-%m-%dT%H:%M:%SZ")) - time.timezone
-        status["duration"] = max(0, int((now - begun) * 1e9))
-
-
-def _to_pending(build: dict) -> None:
-    """What the build controller does when it creates the pod (after the New answer)."""
-    build["status"]["phase"] = "Pending"
-    meta = build["metadata"]
-    meta["annotations"] = {**(meta.get("annotations") or {}),
-                           "openshift.io/build.pod-name": f"{meta['name']}-build"}
-    output = build["spec"].get("output")
-    if output and output.get("to"):
-        output.setdefault("pushSecret", {"name": "builder-dockercfg-sandbox"})
-        if output["to"].get("kind") == "DockerImage":
-            build["status"]["outputDockerImageReference"] = output["to"].get("name", "")
-
-
-def _to_running(build: dict) -> None:
-    build["status"].update(phase="Running", startTimestamp=rfc3339(time.time()))
-
-
-def _condition(kind: str, status: str, when: str, reason: Optional[str] = None,
-               message: Optional[str] = None) -> dict:
-    cond = {"lastProbeTime": None, "lastTransitionTime": when, "status": status, "type": kind}
-    if reason:
-        cond["reason"] = reason
-    if message:
-        cond["message"] = message
-    return cond
-
-
-def _container(state: dict, ready: bool, container_id: str = "") -> dict:
-    status = {"image": "buildroot:latest", "imageID": "docker-pullable://buildroot:latest",
-              "lastState": {}, "name": "custom-build", "ready": ready, "restartCount": 0,
-              "state": state}
-    if container_id:
-        status["containerID"] = container_id
-    return status
-
-
-def new_pod(build: dict, node: str = "node-1.sandbox.local") -> dict:
-    """The build pod as the build controller creates it (scheduled, container creating)."""
-    meta, spec = build["metadata"], build.get("spec") or {}
-    name, now = meta["name"], rfc3339(time.time())
-    git = (spec.get("source") or {}).get("git") or {}
-    strategy = (spec.get("strategy") or {}).get("customStrategy") or {}
-    env = [{"name": "BUILD", "value": json.dumps(build, separators=(",", ":"))}]
-    if git:
-        env += [{"name": key, "value": git.get(field, "")} for key, field in
-                (("SOURCE_REPOSITORY", "uri"), ("SOURCE_URI", "uri"), ("SOURCE_REF", "ref"))]
-    env += [e for e in strategy.get("env") or [] if e.get("name") in ("REACTOR_CONFIG",
-                                                                         "USER_PARAMS")]
-    account = spec.get("serviceAccount", "builder")
-    return {
-        "metadata": {
-            "name": f"{name}-build", "labels": {"openshift.io/build.name": name},
-            "annotations": {"openshift.io/build.name": name, "openshift.io/scc": "privileged"},
-            "ownerReferences": [{"apiVersion": "build.openshift.io/v1", "kind": "Build",
-                                 "name": name, "uid": meta["uid"], "controller": True}]},
-        "spec": {
-            "activeDeadlineSeconds": spec.get("completionDeadlineSeconds"),
-            "containers": [{"name": "custom-build", "env": env,
-                            "image": (strategy.get("from") or {}).get("name", ""),
-                            "imagePullPolicy": "IfNotPresent",
-                            "resources": spec.get("resources") or {},
-                            "securityContext": {"privileged": True},
-                            "terminationMessagePath": "/dev/termination-log",
-                            "terminationMessagePolicy": "FallbackToLogsOnError",
-                            "volumeMounts": [{"mountPath": "/var/run/docker.sock",
-                                              "name": "docker-socket"}]}],
-            "dnsPolicy": "ClusterFirst",
-            "imagePullSecrets": [{"name": "builder-dockercfg-sandbox"}],
-            "nodeName": node, "nodeSelector": spec.get("nodeSelector") or {}, "priority": 0,
-            "restartPolicy": "Never", "schedulerName": "default-scheduler",
-            "securityContext": {}, "serviceAccount": account, "serviceAccountName": account,
-            "terminationGracePeriodSeconds": 30,
-            "tolerations": [{"effect": "NoSchedule", "key": "node.kubernetes.io/memory-pressure",
-                             "operator": "Exists"}],
-            "volumes": [{"name": "docker-socket",
-                         "hostPath": {"path": "/var/run/docker.sock", "type": ""}}]},
-        "status": {
-            "phase": "Pending", "hostIP": "10.0.10.126", "qosClass": "Burstable",
-            "startTime": now,
-            "conditions": [_condition("Initialized", "True", now),
-                           _condition("Ready", "False", now, "ContainersNotReady"),
-                           _condition("ContainersReady", "False", now, "ContainersNotReady"),
-                           _condition("PodScheduled", "True", now)],
-            "containerStatuses": [_container({"waiting": {"reason": "ContainerCreating"}},
-                                             ready=False)]},
-    }
-
-
-def _pod_unschedulable(pod: dict, message: str) -> None:
-    pod["spec"].pop("nodeName", None)
-    status = pod["status"]
-    for key in ("hostIP", "startTime", "containerStatuses"):
-        status.pop(key, None)
-    status["conditions"] = [_condition("PodScheduled", "False", rfc3339(time.time()),
-                                       "Unschedulable", message)]
-
-
-def _pod_running(pod: dict, container_id: str) -> None:
-    now = rfc3339(time.time())
-    status = pod["status"]
-    status.update(phase="Running", podIP="172.20.48.82")
-    status["conditions"] = [_condition(kind, "True", now) for kind in
-                            ("Initialized", "Ready", "ContainersReady", "PodScheduled")]
-    status["containerStatuses"] = [_container({"running": {"startedAt": now}}, True,
-                                              container_id)]
-
-
-def _pod_finished(pod: dict, outcome: Outcome) -> None:
-    now = rfc3339(time.time())
-    status = pod["status"]
-    status["phase"] = "Succeeded" if outcome.phase == "Complete" else "Failed"
-    for cond in status.get("conditions") or []:
-        if cond["type"] in ("Ready", "ContainersReady"):
-            cond.update(status="False", lastTransitionTime=now, reason="PodCompleted")
-    if outcome.pod_reason:
-        status.update(reason=outcome.pod_reason, message=outcome.pod_message or "")
-    if not outcome.container_statuses:
-        status.pop("containerStatuses", None)
-        return
-    old = (status.get("containerStatuses") or [{}])[0]
-    started = ((old.get("state") or {}).get("running") or {}).get("startedAt", now)
-    terminated = {"exitCode": outcome.exit_code, "reason": outcome.container_reason or "Error",
-                  "startedAt": started, "finishedAt": now,
-                  "containerID": old.get("containerID", "")}
-    if outcome.container_message:
-        terminated["message"] = outcome.container_message[-2048:]
-    status["containerStatuses"] = [_container({"terminated": terminated}, False,
-                                              old.get("containerID", ""))]
-
-
-def _pod_deleting(pod: dict) -> None:
-    pod["metadata"].update(deletionTimestamp=rfc3339(time.time() + 30),
-                           deletionGracePeriodSeconds=30)
