@@ -2,10 +2,8 @@
 
 Flags and payloads follow the upstream koji-containerbuild CLI (reference/upstream-features.md
 §1.18): unset options are omitted, ``priority`` is always sent as a keyword (5 with
-``--background``), ``channel`` only with ``--channel-override``. Everything the hub would
-refuse is refused here first, by the same options contract rules but in the CLI's words (the
-flag and what to type, ``FLAGS``), as koji's own ``build`` command refuses: usage,
-``koji: error: <message>``, exit status 2.
+``--background``), ``channel`` only with ``--channel-override``. What the hub would refuse is
+refused before submitting, in the CLI's words (``checks``).
 A hub fault while submitting is left to the koji script (``<FaultClass>: <message>``, exit 1).
 Only stable ``koji_cli.lib`` helpers are imported (§2.1 #37).
 """
@@ -13,16 +11,17 @@ Only stable ``koji_cli.lib`` helpers are imported (§2.1 #37).
 from __future__ import annotations
 
 import configparser
-import json
 import optparse
 import os
-from typing import Any, NoReturn, Optional
+from typing import Any, Optional
 
 import koji
 from koji_cli.lib import _running_in_bg, activate_session, get_usage_str, watch_tasks
 
-# ``options`` (jsonschema) and ``distgit`` are imported where used: the koji CLI loads every
-# plugin for every command, and ``koji list-tags`` should not pay for them.
+from . import checks
+
+# ``distgit`` is imported where used (``checks`` does the same with ``options``): the koji CLI
+# loads every plugin for every command, and ``koji list-tags`` should not pay for them.
 
 PRIORITY_BACKGROUND = 5  # relative to koji.PRIO_DEFAULT, as `koji build --background`
 PROFILE_TEMPLATE_KEY = "containerbuild_anon_git_url_template"
@@ -33,20 +32,6 @@ IMAGE_KEYS = (
     "operator_csv_modifications_url",
 )
 SOURCE_KEYS = ("scratch", "koji_build_id", "koji_build_nvr", "signing_intent")
-
-# Option-contract field -> the flag a refusal names (options.Rule fills its {field}s with these).
-FLAGS = {
-    "scratch": "--scratch", "isolated": "--isolated", "flatpak": "flatpak-build",
-    "skip_build": "--skip-build", "git_branch": "--git-branch", "release": "--release",
-    "koji_parent_build": "--koji-parent-build", "yum_repourls": "--repo-url",
-    "compose_ids": "--compose-id", "signing_intent": "--signing-intent",
-    "dependency_replacements": "--replace-dependency", "arch_override": "--arch-override",
-    "userdata": "--userdata",
-    "operator_csv_modifications_url": "--operator-csv-modifications-url",
-    "koji_build_id": "--koji-build-id", "koji_build_nvr": "--koji-build-nvr",
-    "scratch_or_isolated": "--scratch or --isolated",
-}
-FLATPAK_FLAGS = dict(FLAGS, scratch_or_isolated="--scratch")  # flatpak-build has no --isolated
 
 _IMAGE_DESCRIPTION = (
     "Inside a clean, pushed checkout of a DistGit container/ repository, SCM_URL, --git-branch "
@@ -59,11 +44,6 @@ _FLATPAK_DESCRIPTION = (
     "omitted: the source is the anonymous clone URL of the checkout's remote at HEAD, and the "
     "branch is the upstream branch."
 )
-
-
-def _fail(parser: optparse.OptionParser, message: str) -> NoReturn:
-    parser.error(message)
-    raise AssertionError("unreachable")  # parser.error exits; keeps type checkers honest
 
 
 def _add_common_options(parser: optparse.OptionParser, goptions: Any) -> None:
@@ -144,19 +124,6 @@ def source_parser(goptions: Any) -> optparse.OptionParser:
     return parser
 
 
-def _userdata(parser: optparse.OptionParser, text: Optional[str]) -> Optional[Any]:
-    """The parsed ``--userdata``; the options contract then checks that it is an object."""
-    if text is None:
-        return None
-    try:
-        value = json.loads(text)
-    except ValueError as exc:
-        _fail(parser, f"--userdata is not valid JSON: {exc}")
-    if value is None:
-        _fail(parser, "--userdata must be a JSON object, got null")
-    return value
-
-
 def _collect(build_opts: optparse.Values, keys: tuple[str, ...]) -> dict[str, Any]:
     """The options the user gave; unset ones are omitted, as the upstream CLI does."""
     found = {}
@@ -203,7 +170,7 @@ def _infer_from_checkout(
         checkout = distgit.inspect_checkout(os.getcwd())
         clone_url = distgit.anon_clone_url(checkout.remote_url, checkout.repo, template)
     except distgit.DistGitError as exc:
-        _fail(parser, str(exc))
+        checks.fail(parser, str(exc))
     src = f"{clone_url}#{checkout.commit}"
     upstream = f"{checkout.remote}/{checkout.upstream_branch}"
     inferred = [f"SCM URL {src} (HEAD of {checkout.branch} in {checkout.path})"]
@@ -222,38 +189,19 @@ def image_request(
     args: list[str], flatpak: bool = False,
 ) -> tuple[str, str, dict[str, Any]]:
     """(src, target, opts) for ``buildContainer``, checked as the hub would check them."""
-    if len(args) > 2:
-        _fail(parser, "Too many arguments: give at most a build target and a SCM URL")
-    if len(args) == 2 and "://" in args[0] and "://" not in args[1]:
-        _fail(parser, f"The build target and the SCM URL look swapped: {args[0]} is a SCM URL "
-                      f"and {args[1]} is not; give the target first: TARGET SCM_URL")
-    if len(args) == 1 and "://" in args[0]:
-        _fail(parser, f"{args[0]} looks like a SCM URL; give the build target first: "
-                      "TARGET SCM_URL")
-    if flatpak and not args:
-        _fail(parser, "A build target is required: flatpak targets are named after the "
-                      "platform stream (e.g. f39-flatpak-candidate)")
+    checks.check_image_args(parser, args, flatpak)
     target = args[0] if args else None
     src = args[1] if len(args) == 2 else None
     opts = _collect(build_opts, IMAGE_KEYS)
     if flatpak:
         opts["flatpak"] = True
     if build_opts.arch_override is not None:
-        try:
-            arches = koji.parse_arches(build_opts.arch_override)
-        except koji.GenericError as exc:
-            _fail(parser, f"--arch-override: {exc}")
-        if not arches:
-            _fail(parser, "--arch-override needs at least one arch")
-        opts["arch_override"] = arches
-    userdata = _userdata(parser, build_opts.userdata)
+        opts["arch_override"] = checks.parse_arch_override(parser, build_opts.arch_override)
+    userdata = checks.parse_userdata(parser, build_opts.userdata)
     if userdata is not None:
         opts["userdata"] = userdata
     # Contract errors the checkout cannot fix come before looking at the checkout.
-    _validate_image(parser, dict(opts, git_branch=opts.get("git_branch") or "-"), flatpak)
-
-    from .. import options
-
+    checks.validate_image(parser, dict(opts, git_branch=opts.get("git_branch") or "-"), flatpak)
     inferred: list[str] = []
     if src is None:
         target, src, inferred = _infer_from_checkout(parser, goptions, build_opts, target)
@@ -262,67 +210,22 @@ def image_request(
     if not build_opts.quiet:
         for line in inferred:
             print(f"Inferred: {line}")
-    try:
-        options.check_target(target)
-        options.check_scm_url(src)
-    except options.OptionsError as exc:
-        _fail(parser, str(exc))
-    _validate_image(parser, opts, flatpak)
+    checks.check_target_and_source(parser, target, src)
+    checks.validate_image(parser, opts, flatpak)
     return str(src), str(target), opts
-
-
-def _validate_image(parser: optparse.OptionParser, opts: dict[str, Any], flatpak: bool) -> None:
-    from .. import options
-
-    try:
-        options.validate_image_options(opts)
-    except options.OptionsError as exc:
-        _fail(parser, exc.cli_text(FLATPAK_FLAGS if flatpak else FLAGS))
 
 
 def source_request(
     parser: optparse.OptionParser, build_opts: optparse.Values, args: list[str],
 ) -> tuple[str, dict[str, Any]]:
     """(target, opts) for ``buildSourceContainer``, checked as the hub would check them."""
-    from .. import options
-
-    if len(args) != 1:
-        _fail(parser, "Exactly one argument (a build target) is required")
+    checks.check_source_args(parser, args)
     opts = _collect(build_opts, SOURCE_KEYS)
-    userdata = _userdata(parser, build_opts.userdata)
+    userdata = checks.parse_userdata(parser, build_opts.userdata)
     if userdata is not None:
         opts["userdata"] = userdata
-    try:
-        options.check_target(args[0])
-        options.validate_source_options(opts)
-    except options.OptionsError as exc:
-        _fail(parser, exc.cli_text(FLAGS))
+    checks.validate_source(parser, args[0], opts)
     return args[0], opts
-
-
-def check_destination(
-    session: Any, parser: optparse.OptionParser, target: str, scratch: bool,
-    arch_override: Optional[str] = None,
-) -> None:
-    """Refuse an unknown target, or a locked destination tag unless scratch, as upstream; and
-    an --arch-override naming arches the build tag lacks (the builder would refuse it too)."""
-    build_target = session.getBuildTarget(target)
-    if not build_target:
-        _fail(parser, f"Unknown build target: {target}")
-    dest_tag = session.getTag(build_target["dest_tag"])
-    if not dest_tag:
-        _fail(parser, f"Unknown destination tag: {build_target['dest_tag_name']}")
-    if dest_tag["locked"] and not scratch:
-        _fail(parser, f"Destination tag {dest_tag['name']} is locked")
-    if arch_override:
-        tag_arches = (session.getBuildConfig(build_target["build_tag"]) or {}).get("arches")
-        canonical = {koji.canonArch(a) for a in (tag_arches or "").split()}
-        missing = [a for a in arch_override.split()  # Koji's matching, as the builder's
-                   if a != "noarch" and koji.canonArch(a) not in canonical]
-        if tag_arches and missing:
-            _fail(parser, f"--arch-override {','.join(missing)}: not an arch of build tag "
-                          f"{build_target['build_tag_name']}, which has "
-                          f"{', '.join(tag_arches.split())}")
 
 
 def build_url(weburl: str, build_id: Any) -> str:
@@ -364,30 +267,16 @@ def format_task_result(task_id: int, result: Any, weburl: str) -> list[str]:
     return lines
 
 
-def _check_password_login(parser: optparse.OptionParser, goptions: Any) -> None:
-    """koji's password login needs --user and --password on the command line (koji.read_config
-    keeps neither from a profile); without them the login would fail with KeyError: 'user'."""
-    authtype = getattr(goptions, "authtype", None)
-    user, password = getattr(goptions, "user", None), getattr(goptions, "password", None)
-    if authtype == "password" or (authtype is None and user):
-        missing = [flag for flag, value in (("--user", user), ("--password", password))
-                   if not value]
-        if missing:
-            _fail(parser, f"password login (authtype = password) needs {' and '.join(missing)}: "
-                          "give koji --user USER --password PASSWORD before the command (koji "
-                          "does not read them from the profile)")
-
-
 def submit(
     goptions: Any, session: Any, parser: optparse.OptionParser, build_opts: optparse.Values,
     method: str, target: str, call_args: list[Any],
 ) -> int:
     """Log in, check the target, create the task and, like ``koji build``, watch it."""
-    _check_password_login(parser, goptions)
+    checks.check_password_login(parser, goptions)
     activate_session(session, goptions)
     arch_override = call_args[-1].get("arch_override") if method == "buildContainer" else None
-    check_destination(session, parser, target, scratch=bool(build_opts.scratch),
-                      arch_override=arch_override)
+    checks.check_destination(session, parser, target, scratch=bool(build_opts.scratch),
+                             arch_override=arch_override)
     kwargs: dict[str, Any] = {
         "priority": PRIORITY_BACKGROUND if build_opts.background else None,
     }
@@ -428,16 +317,11 @@ def _watch_log(session: Any, task_id: int, goptions: Any, quiet: bool) -> bool:
     return True
 
 
-def _check_wait_options(parser: optparse.OptionParser, build_opts: optparse.Values) -> None:
-    if build_opts.watch_logs and build_opts.wait is False:
-        _fail(parser, "--watch-logs waits for the build: it cannot be used with --nowait")
-
-
 def container_build(goptions: Any, session: Any, args: list[str], flatpak: bool = False) -> int:
     """``koji container-build`` / ``koji flatpak-build``: exit status as ``koji build``."""
     parser = image_parser(goptions, flatpak)
     build_opts, args = parser.parse_args(args)
-    _check_wait_options(parser, build_opts)
+    checks.check_wait_options(parser, build_opts)
     src, target, opts = image_request(parser, goptions, build_opts, args, flatpak)
     return submit(goptions, session, parser, build_opts, "buildContainer", target,
                   [src, target, opts])
@@ -452,7 +336,7 @@ def source_container_build(goptions: Any, session: Any, args: list[str]) -> int:
     """``koji source-container-build``: exit status as ``koji build``."""
     parser = source_parser(goptions)
     build_opts, args = parser.parse_args(args)
-    _check_wait_options(parser, build_opts)
+    checks.check_wait_options(parser, build_opts)
     target, opts = source_request(parser, build_opts, args)
     return submit(goptions, session, parser, build_opts, "buildSourceContainer", target,
                   [target, opts])
