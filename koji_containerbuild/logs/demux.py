@@ -2,29 +2,43 @@
 
 The orchestrator build interleaves its own lines with lines relayed from the worker build of
 each platform; upstream Koji showed them as ``orchestrator.log`` and ``<platform>.log``
-(rule: osbs1-contract.md §5.3). This module only turns bytes into files; following the stream
-and uploading the files live elsewhere (``follow.py``, ``upload.py``).
+(rule: osbs1-contract.md §5.3). This module only turns bytes into files: which platform a
+line relays is the line rule's (``lines.py``), which file a platform may write is
+``platform_files.py``'s; following the stream and uploading the files live elsewhere
+(``follow.py``, ``upload.py``).
 
 Bytes stay bytes: lines are split on ``\\n`` only and written back untouched, so invalid
 UTF-8, ``\\r`` and odd whitespace in a build log survive exactly.
 
-Build output is untrusted, so every step costs linear time whatever a line holds (no
-backtracking regex), memory is bounded (a line longer than ``max_line_bytes`` is routed by
-its first ``max_line_bytes`` and then streamed into its file in pieces cut at UTF-8
-boundaries, never broken or moved to another file), at most ``MAX_PLATFORM_FILES`` platform
-files are opened, the task's own file names cannot be taken by a platform, and user warnings
-are reduced to text XML-RPC can carry.
+Build output is untrusted, so every step costs linear time whatever a line holds, memory is
+bounded (a line longer than ``max_line_bytes`` is routed by its first ``max_line_bytes`` and
+then streamed into its file in pieces cut at UTF-8 boundaries, never broken or moved to
+another file), and user warnings are reduced to text XML-RPC can carry.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import re
 from itertools import compress
-from operator import itemgetter
 from typing import BinaryIO, Callable, Optional
 
+from .lines import (
+    BLOCK_LINE,
+    MAYBE_WORKER,
+    ROW_PLATFORM,
+    ROW_WHOLE,
+    WRAPPED,
+    stripped_lines,
+    unwrap,
+)
+from .platform_files import (
+    METADATA_TAG,
+    ORCHESTRATOR_LOG,
+    RESERVED_NAMES,
+    USER_WARNINGS_LOG,
+    PlatformFiles,
+)
 from .records import (
     MAX_USER_WARNING_BYTES,
     MAX_USER_WARNINGS,
@@ -34,48 +48,8 @@ from .records import (
     user_warning_message,
 )
 
-ORCHESTRATOR_LOG = "orchestrator.log"
-COMBINED_LOG = "openshift-incremental.log"
-USER_WARNINGS_LOG = "user_warnings.log"
-METADATA_TAG = "_metadata_"
-# Every file the task writes into its output besides the platform logs: tasks.CHECKOUT_LOG,
-# task_support.PLUGIN_LOG, the demuxer's own files and the JSON files. A `platform:` field
-# that would name one of them keeps its line whole in the main log instead.
-RESERVED_NAMES = frozenset({
-    "osbs-client.log", "checkout-for-labels.log", ORCHESTRATOR_LOG, COMBINED_LOG,
-    USER_WARNINGS_LOG, "metadata.json", "build_annotations.json"})
-# Real builds have a handful of platforms; a log naming more is hostile or broken.
-MAX_PLATFORM_FILES = 64
-
-# A worker platform becomes a file name, so it may never be a path, hidden, or absurdly long.
-_PLATFORM_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
-
-# `<date> <time> platform:<p> - <name> - <level> - <message>` (ArchFormatter). Fields are
-# whitespace separated; exactly one separator after the 8th field belongs to the prefix, the
-# rest of the line (leading spaces included) is the worker's line. osbs-client measured the
-# fields assuming single spaces; this regex agrees with it on every single-spaced line. A
-# relayed worker line that still carries its own `platform:-` (3rd field) loses that field:
-# groups 2 and 3 are its date and time (empty when absent).
-_WRAPPED = re.compile(rb"\s*\S+\s+\S+\s+platform:(\S*)" + rb"\s+\S+" * 5 + rb"(?:\s|\Z)"
-                      rb"(?:(\S+)\s+(\S+)\s+platform:-(?:\s|\Z)|)")
-# (Spelled out: `(?:\s+\S+){5}` and `(...)?` take sre's general repeat, twice as slow.)
-# The same rule applied to a whole block of lines at once (`\s` minus the newline, `\Z` as the
-# end of a line): one match per line, groups (wrapper, platform, inner date, inner time, text).
-# A line that does not parse gives an empty wrapper and platform and itself as text.
-_BLANK = rb"[ \t\r\f\v]"
-_BLOCK_LINE = re.compile(
-    rb"^(" + _BLANK + rb"*\S+" + _BLANK + rb"+\S+" + _BLANK + rb"+platform:(\S*)"
-    + (_BLANK + rb"+\S+") * 5 + rb"(?:" + _BLANK + rb"|(?=\n))"
-    rb"(?:(\S+)" + _BLANK + rb"+(\S+)" + _BLANK + rb"+platform:-(?:" + _BLANK + rb"|(?=\n))|)"
-    rb"|)(.*)\n", re.MULTILINE)
-_PLATFORM = itemgetter(1)
-_INNER_DATE = itemgetter(2)
-_STRIPPED_PARTS = itemgetter(2, 3, 4)
-_WHOLE_PARTS = itemgetter(0, 4)
 # More distinct platform fields than this in one block is not a real log: per-line path.
 _MAX_BLOCK_PLATFORMS = 16
-# Any platform tag other than the orchestrator's own `platform:-` (cheap block pre-check).
-_MAYBE_WORKER = re.compile(rb"platform:(?!-\s)")
 
 
 def _utf8_cut(data: bytes) -> int:
@@ -92,34 +66,14 @@ def _utf8_cut(data: bytes) -> int:
     return n
 
 
-def _unwrap(match: re.Match[bytes], line: bytes) -> bytes:
-    text = line[match.end():]
-    if match[2]:
-        text = match[2] + b" " + match[3] + b" " + text
-    return text
-
-
-def _stripped_lines(rows: list[tuple[bytes, ...]]) -> bytes:
-    """The worker's own lines of ``_BLOCK_LINE`` rows, newline terminated (see _unwrap)."""
-    if b"" not in map(_INNER_DATE, rows):       # every line had its inner `platform:-`
-        texts = list(map(b" ".join, map(_STRIPPED_PARTS, rows)))
-    elif not any(map(_INNER_DATE, rows)):      # none had
-        texts = [row[4] for row in rows]
-    else:
-        texts = [b" ".join(row[2:]) if row[2] else row[4] for row in rows]
-    texts.append(b"")
-    return b"\n".join(texts)
-
-
-def parse_log_line(line: bytes) -> tuple[Optional[str], bytes]:
-    """Return ``(platform, line)`` for one orchestrator log line, ``platform`` None for
-    the orchestrator's own lines and for anything that does not parse (§5.3 rule; lines
-    with a worker platform but fewer than 8 fields, on which osbs-client crashed, stay
-    whole)."""
-    match = _WRAPPED.match(line)
-    if match is None or match[1] == b"-":
-        return None, line
-    return match[1].decode("utf-8", "surrogateescape"), _unwrap(match, line)
+def _reporter(log: logging.Logger, problems: list[str]) -> Callable[[str], None]:
+    """Log a problem and keep it in ``problems``: a closure rather than a LogDemux method,
+    so the PlatformFiles that holds it keeps no reference cycle to the demuxer (whose files
+    are then closed as soon as it is dropped, as before)."""
+    def problem(message: str) -> None:
+        log.warning("%s", message)
+        problems.append(message)
+    return problem
 
 
 class LogDemux:
@@ -139,8 +93,11 @@ class LogDemux:
         ``orchestrator.log``, a plain single stream ``openshift-incremental.log``).
         ``metadata_root`` is Koji's work directory (``koji.pathinfo.work()``), where
         `_metadata_` lines point; None means such lines are reported in ``problems``."""
-        if not _PLATFORM_NAME.fullmatch(main_log) or not main_log.endswith(".log"):
-            raise ValueError(f"main_log must be a plain *.log file name: {main_log!r}")
+        self.problems: list[str] = []
+        self._log = logger or logging.getLogger(__name__)
+        self._problem = _reporter(self._log, self.problems)
+        # Checks main_log; a worker platform may not take over one of our own files.
+        self._platforms = PlatformFiles(main_log, self._problem)
         self.outdir = outdir
         self._demux = demux
         self._main_log = main_log
@@ -148,9 +105,6 @@ class LogDemux:
         self._collect_user_warnings = collect_user_warnings
         self._on_data = on_data
         self._max_line = max_line_bytes
-        self._log = logger or logging.getLogger(__name__)
-        # A worker platform may not take over one of our own files.
-        self._reserved = RESERVED_NAMES | {main_log}
         self._pending: list[bytes] = []     # the unterminated line, in pieces
         self._pending_size = 0
         # A line longer than max_line_bytes being streamed: its file, and the bytes of an
@@ -160,15 +114,14 @@ class LogDemux:
         self._long_skip = 0
         self._long_inner = b""
         self._files: dict[str, BinaryIO] = {}
-        self._platform_files: dict[bytes, str] = {}
-        self._granted: set[str] = set()     # platforms that have their own file
-        self._refused_platforms = 0
+        # Field -> file name, read directly by the hot loops; a miss asks _platform_file.
+        self._platform_files: dict[bytes, str] = self._platforms.names
+        self._platform_file: Callable[[bytes], str] = self._platforms.file_for
         self._warnings = UserWarnings()
         self._warnings_full = False
         self._closed = False
         self.user_warnings: list[str] = self._warnings.messages
         self.metadata_files: list[str] = []
-        self.problems: list[str] = []
         self.lines = 0
         self.bytes_in = 0
         os.makedirs(outdir, exist_ok=True)
@@ -271,7 +224,7 @@ class LogDemux:
         for any line, or the main log with the line whole. Long USER_WARNING and
         ``_metadata_`` lines are not taken out: they stay in the log."""
         head = line[:self._max_line]
-        match = _WRAPPED.match(head) if self._demux else None
+        match = WRAPPED.match(head) if self._demux else None
         self._long_file, self._long_skip, self._long_inner = self._main_log, 0, b""
         if match is None or match[1] == b"-":
             return
@@ -308,7 +261,7 @@ class LogDemux:
     def _write_block(self, block: bytes) -> None:
         """Write complete lines (``block`` ends with a newline) where they belong."""
         if (not (self._collect_user_warnings and USER_WARNING_MARK in block)
-                and not (self._demux and _MAYBE_WORKER.search(block))):
+                and not (self._demux and MAYBE_WORKER.search(block))):
             # Nothing to route or take out (the common case without demux, and chunks of
             # orchestrator lines): one write, no per-line work.
             self.lines += block.count(b"\n")
@@ -326,9 +279,9 @@ class LogDemux:
         """Demux a block without USER_WARNING records using C-level passes only (one
         regex scan, then one filter per platform present); False, having written nothing,
         when the block needs the per-line path (`_metadata_`, too many platforms)."""
-        rows = _BLOCK_LINE.findall(block)
+        rows = BLOCK_LINE.findall(block)
         targets: dict[bytes, str] = {}
-        for raw in dict.fromkeys(map(_PLATFORM, rows)):
+        for raw in dict.fromkeys(map(ROW_PLATFORM, rows)):
             if raw == b"-" or raw == b"":
                 name = ""
             else:
@@ -345,8 +298,8 @@ class LogDemux:
             if len(to_main) == len(targets):
                 kept = rows
             else:
-                kept = list(compress(rows, map(to_main.__contains__, map(_PLATFORM, rows))))
-            whole = list(map(b"".join, map(_WHOLE_PARTS, kept)))
+                kept = list(compress(rows, map(to_main.__contains__, map(ROW_PLATFORM, rows))))
+            whole = list(map(b"".join, map(ROW_WHOLE, kept)))
             whole.append(b"")
             self._append(self._main_log, b"\n".join(whole))
         for raw, name in targets.items():
@@ -355,8 +308,8 @@ class LogDemux:
             if len(targets) == 1:
                 mine = rows
             else:
-                mine = list(compress(rows, map(raw.__eq__, map(_PLATFORM, rows))))
-            self._append(name, _stripped_lines(mine))
+                mine = list(compress(rows, map(raw.__eq__, map(ROW_PLATFORM, rows))))
+            self._append(name, stripped_lines(mine))
         self.lines += len(rows)
         if self._on_data is not None:
             self._on_data()
@@ -366,7 +319,7 @@ class LogDemux:
         """Route complete lines one by one, then write each file once (hot loop)."""
         main: list[bytes] = []
         batches: dict[str, list[bytes]] = {self._main_log: main}
-        match = _WRAPPED.match if self._demux else None
+        match = WRAPPED.match if self._demux else None
         warnings = self._collect_user_warnings
         for line in lines:
             wrapped = match(line) if match is not None else None
@@ -375,7 +328,7 @@ class LogDemux:
                         and self._take_user_warning(line)):
                     main.append(line)
                 continue
-            text = _unwrap(wrapped, line)
+            text = unwrap(wrapped, line)
             name = self._platform_files.get(wrapped[1])
             if name is None:
                 name = self._platform_file(wrapped[1])
@@ -398,31 +351,6 @@ class LogDemux:
                 self._append(name, b"\n".join(batch))
         if self._on_data is not None:
             self._on_data()
-
-    def _platform_file(self, raw: bytes) -> str:
-        """File name for a platform field: METADATA_TAG itself, '' when the name is unsafe
-        (a path, hidden, one of the task's own files) or one platform too many, else
-        ``<platform>.log``; cached."""
-        platform = raw.decode("utf-8", "surrogateescape")
-        if platform == METADATA_TAG:
-            name = METADATA_TAG
-        elif _PLATFORM_NAME.fullmatch(platform) and platform + ".log" not in self._reserved:
-            name = platform + ".log"
-            if name not in self._granted:
-                if len(self._granted) >= MAX_PLATFORM_FILES:
-                    self._refused_platforms += 1
-                    if self._refused_platforms == 1:
-                        self._problem(f"the build log names more than {MAX_PLATFORM_FILES} "
-                                      f"platforms; lines of further platforms (first: "
-                                      f"{platform!r}) stay whole in {self._main_log}")
-                    name = ""
-                else:
-                    self._granted.add(name)
-        else:
-            name = ""
-        if len(self._platform_files) < 256:
-            self._platform_files[raw] = name
-        return name
 
     def _append(self, name: str, data: bytes) -> None:
         handle = self._files.get(name)
@@ -457,7 +385,3 @@ class LogDemux:
             self._problem(problem)
         elif name not in self.metadata_files:
             self.metadata_files.append(name)
-
-    def _problem(self, message: str) -> None:
-        self._log.warning("%s", message)
-        self.problems.append(message)

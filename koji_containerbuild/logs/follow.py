@@ -32,13 +32,13 @@ import threading
 from collections.abc import Iterable
 from typing import Callable, Optional
 
-from koji_containerbuild.logs.demux import (
+from koji_containerbuild.logs.demux import LogDemux
+from koji_containerbuild.logs.lines import parse_log_line
+from koji_containerbuild.logs.platform_files import (
     COMBINED_LOG,
     METADATA_TAG,
     ORCHESTRATOR_LOG,
     USER_WARNINGS_LOG,
-    LogDemux,
-    parse_log_line,
 )
 from koji_containerbuild.logs.upload import TaskLogUploader
 from koji_containerbuild.threads import start_shielded

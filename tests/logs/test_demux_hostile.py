@@ -12,8 +12,8 @@ import tracemalloc
 import koji.xmlrpcplus
 import pytest
 
-from koji_containerbuild.builder import task_support, tasks
-from koji_containerbuild.logs.demux import MAX_PLATFORM_FILES, RESERVED_NAMES, LogDemux
+from koji_containerbuild.logs.demux import LogDemux
+from koji_containerbuild.logs.platform_files import MAX_PLATFORM_FILES, RESERVED_NAMES
 from koji_containerbuild.logs.records import user_warning_json
 from tests.logs.test_demux import TS, demux_chunks, read_dir, relay, stripped_worker, worker
 
@@ -89,13 +89,6 @@ def test_the_tasks_own_files_cannot_be_written_by_a_platform(tmp_path, name):
     line = (relay(name, worker("overwrite you")) + "\n").encode()
     demux_chunks(tmp_path, [line])
     assert read_dir(tmp_path) == {"orchestrator.log": line}
-
-
-def test_every_file_the_task_writes_is_reserved():
-    assert tasks.CHECKOUT_LOG in RESERVED_NAMES
-    assert task_support.PLUGIN_LOG in RESERVED_NAMES
-    assert {"metadata.json", "build_annotations.json", "orchestrator.log",
-            "user_warnings.log", "openshift-incremental.log"} <= RESERVED_NAMES
 
 
 def long_worker_line(size: int) -> tuple[bytes, bytes]:

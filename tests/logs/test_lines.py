@@ -1,0 +1,111 @@
+"""The §5.3 line rule: one line (``parse_log_line``) and a whole block (``BLOCK_LINE``) agree
+with osbs-client's rule and with each other, byte for byte."""
+
+from __future__ import annotations
+
+import random
+
+from koji_containerbuild.logs.lines import (
+    BLOCK_LINE,
+    MAYBE_WORKER,
+    ROW_PLATFORM,
+    ROW_WHOLE,
+    WRAPPED,
+    parse_log_line,
+    stripped_lines,
+    unwrap,
+)
+from tests.fixtures import OPENSHIFT_FIXTURES
+
+FIXTURE = OPENSHIFT_FIXTURES / "build_test-orchestrator-build-123_logs.txt"
+
+
+def reference_rule(entry: str):
+    """The parse rule of osbs1-contract.md §5.3, transcribed literally (str, single spaces)."""
+    items = entry.split()
+    if len(items) < 4 or not items[2].startswith("platform:"):
+        return None, entry
+    platform = items[2].split(":", 1)[1]
+    if platform == "-":
+        return None, entry
+    line = entry[sum(len(items[i]) + 1 for i in range(8)):]
+    items = line.split()
+    if len(items) > 2 and items[2] == "platform:-":
+        line = f"{items[0]} {items[1]} {line[sum(len(items[i]) + 1 for i in range(3)):]}"
+    return platform, line
+
+
+def test_parse_agrees_with_the_reference_rule_on_generated_lines():
+    rng = random.Random(7)
+    words = ["x", "ab", "platform:-", "platform:x86_64", "-", "INFO", "{json}", "a:b", "ü",
+             "platform:", "2021-06-09", "10:00:00,1"]
+    lines = [FIXTURE.read_text().splitlines()[i] for i in range(4)]
+    for _ in range(3000):
+        fields = [rng.choice(words) for _ in range(rng.randint(0, 14))]
+        if rng.random() < 0.7 and len(fields) > 2:
+            fields[2] = rng.choice(["platform:-", "platform:ppc64le", "platform:_metadata_"])
+        if rng.random() < 0.5 and len(fields) > 10:
+            fields[10] = "platform:-"
+        # The worker's message may carry runs of whitespace (kept as they are). The rule
+        # measures fields assuming single spaces, so it is only defined for those where it
+        # cuts: the 8 wrapper fields and, when it is stripped, the inner `platform:-` prefix.
+        head = 11 if len(fields) > 10 and fields[10] == "platform:-" else 8
+        tail = " ".join(rng.choice(["", " ", "\t"]) + f for f in fields[head:])
+        lines.append(" ".join(fields[:head] + ([tail] if tail else [])))
+    compared = 0
+    for line in lines:
+        expected = reference_rule(line) if _reference_defined(line) else None
+        if expected is None:
+            continue
+        platform, text = parse_log_line(line.encode())
+        assert (platform, text.decode()) == expected, line
+        compared += 1
+    assert compared > 2000
+
+
+def _reference_defined(line: str) -> bool:
+    """osbs-client raised IndexError on worker lines with fewer than 8 fields."""
+    items = line.split()
+    return not (len(items) >= 4 and items[2].startswith("platform:")
+                and items[2] != "platform:-" and len(items) < 8)
+
+
+def random_lines(rng: random.Random, count: int) -> list[bytes]:
+    """Lines of the wrapper's shape and near misses, with odd blanks and bytes (no newline)."""
+    blanks = [b" "] * 12 + [b"\t", b"\r", b"\x0b", b"\x0c", b"  "]
+    words = [b"x", b"-", b"INFO", b"platform:-", b"platform:", b"platform:-x", b"\xff\xfe",
+             b"a:b", b"{json}"]
+    lines = []
+    for _ in range(count):
+        fields = [rng.choice(words) for _ in range(rng.randint(0, 14))]
+        if rng.random() < 0.8 and len(fields) > 2:
+            fields[2] = b"platform:" + rng.choice([b"arch1", b"arch2", b"-", b"", b"a/b"])
+        if rng.random() < 0.6 and len(fields) > 10:
+            fields[10] = b"platform:-"
+        lines.append(rng.choice([b"", b" "]) + b"".join(
+            field + rng.choice(blanks) for field in fields) + rng.choice([b"", b"\r", b" "]))
+    return lines
+
+
+def test_block_rows_agree_with_the_per_line_rule():
+    lines = random_lines(random.Random(3), 3000)
+    rows = BLOCK_LINE.findall(b"".join(line + b"\n" for line in lines))
+    assert len(rows) == len(lines)
+    for line, row in zip(lines, rows):
+        assert b"".join(ROW_WHOLE(row)) == line
+        match = WRAPPED.match(line)
+        if match is None:
+            assert ROW_PLATFORM(row) == b"" and row[0] == b"", line
+            continue
+        assert ROW_PLATFORM(row) == match[1], line
+        assert stripped_lines([row]) == unwrap(match, line) + b"\n", line
+    # a block of rows strips like its lines one by one, whichever mix of inner prefixes
+    wrapped = [row for row in rows if row[0]]
+    assert stripped_lines(wrapped) == b"".join(stripped_lines([row]) for row in wrapped)
+
+
+def test_the_block_pre_check_never_misses_a_worker_line():
+    for line in random_lines(random.Random(5), 3000):
+        platform, _text = parse_log_line(line)
+        if platform is not None:
+            assert MAYBE_WORKER.search(line + b"\n"), line
