@@ -32,6 +32,7 @@ import koji.policy
 import koji.xmlrpcplus
 from koji.context import context
 
+from . import finalizers
 from .hub_api import RootExports
 from .hub_files import FileExports
 from .hub_host import HostExports
@@ -90,6 +91,7 @@ class SandboxHub:
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={
             "poll_interval": 0.05}, name="sandbox-hub", daemon=True)
         self._thread.start()
+        finalizers.serve(self._address())
         return self
 
     def stop(self) -> None:
@@ -98,7 +100,12 @@ class SandboxHub:
             self._server.close_connections()
             self._server.server_close()
             self._thread.join()
+            finalizers.unserve(self._address())
             self._server = self._thread = None
+
+    def _address(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"{host}:{port}"
 
     def __enter__(self) -> SandboxHub:
         return self.start() if self._server is None else self
@@ -108,8 +115,7 @@ class SandboxHub:
 
     @property
     def base(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{self._address()}"
 
     @property
     def url(self) -> str:

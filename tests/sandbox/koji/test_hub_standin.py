@@ -231,6 +231,24 @@ def test_a_logout_while_the_store_is_held_is_answered_not_hung(hub, monkeypatch)
     assert client(hub).getLoggedInUser()["name"] == "user"  # the hub still serves
 
 
+def test_a_session_finalised_while_the_hub_cannot_answer_does_not_wait_for_it(hub, monkeypatch):
+    """koji's ClientSession.__del__ logs out over HTTP. The GC may run it in the hub's own
+    accept loop, or in a handler thread that loop waits on to start (a CI hang): there the
+    in-process hub cannot answer, so the finaliser must not wait for it."""
+    session = client(hub)
+    hub._server.shutdown()              # nobody accepts; the listening socket stays open
+    session.rsession.close()            # and no kept-alive connection to a handler is left
+    finalised = threading.Event()
+    threading.Thread(target=lambda: (session.__del__(), finalised.set()), daemon=True).start()
+    assert finalised.wait(10), "the finaliser waited for an answer the hub could not give"
+    logged_out = []       # sessions of any other hub still log out when finalised, as koji does
+    monkeypatch.setattr(koji.ClientSession, "logout", lambda self: logged_out.append(self.baseurl))
+    other = koji.ClientSession("http://127.0.0.1:9/kojihub")
+    other.__del__()
+    session.__del__()
+    assert logged_out == ["http://127.0.0.1:9/kojihub"]
+
+
 def test_task_outputs_are_byte_identical_and_resumable(hub, tmp_path):
     task_id = submit(client(hub))
     _main, task = open_on_host(hub, task_id)
