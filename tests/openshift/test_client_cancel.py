@@ -13,12 +13,7 @@ from koji_containerbuild.openshift.logstream import follow_build_log
 from koji_containerbuild.openshift.watch import CancelEvent
 from tests.openshift.test_client_support import (
     NS,
-    LoopbackServer,
-    build_in_phase,
-    end_chunked,
-    send_chunk,
-    send_json,
-    start_chunked,
+    silent_build_server,
 )
 
 
@@ -46,20 +41,6 @@ def test_set_shuts_every_registered_stream_down_and_later_ones_at_once():
     cancel.set()
     assert (first.raw.shutdowns, late.raw.shutdowns) == (1, 1)  # closed streams stay alone
     assert cancel.is_set() and cancel.wait(0)
-
-
-def silent_build_server(release: threading.Event):
-    def handle(handler):
-        if '/log' in handler.path:
-            start_chunked(handler)
-            send_chunk(handler, b'building...\n')
-            release.wait(20)
-        elif 'watch=true' in handler.path:
-            start_chunked(handler, 'application/json')
-            end_chunked(handler)
-        else:
-            send_json(handler, build_in_phase('Running', 'b'))
-    return LoopbackServer(handle)
 
 
 def _serves_a_request(thread: threading.Thread) -> bool:

@@ -24,6 +24,7 @@ from tests.openshift.test_client_support import (
     make_client,
     send_chunk,
     send_json,
+    silent_build_server,
     start_chunked,
     status_body,
     watch_body,
@@ -190,20 +191,8 @@ def test_bytes_are_yielded_as_they_arrive(chunked):
 
 def test_cancel_stops_a_blocked_log_stream_promptly():
     release = threading.Event()
-
-    def handle(handler):
-        if '/log' in handler.path:
-            start_chunked(handler)
-            send_chunk(handler, b'building...\n')
-            release.wait(10)
-        elif 'watch=true' in handler.path:
-            start_chunked(handler, 'application/json')
-            end_chunked(handler)
-        else:
-            send_json(handler, build_in_phase('Running', 'b'))
-
     cancel = CancelEvent()
-    with LoopbackServer(handle) as server:
+    with silent_build_server(release) as server:
         stream = follow_build_log(OpenShiftClient(server.url, NS), 'b', cancel=cancel)
         try:
             assert next(stream) == b'building...\n'

@@ -158,6 +158,21 @@ def end_chunked(handler: BaseHTTPRequestHandler) -> None:
     handler.wfile.flush()
 
 
+def silent_build_server(release: threading.Event) -> LoopbackServer:
+    """Build ``b`` Running whose log says one line and then nothing until ``release``."""
+    def handle(handler: BaseHTTPRequestHandler) -> None:
+        if '/log' in handler.path:
+            start_chunked(handler)
+            send_chunk(handler, b'building...\n')
+            release.wait(20)
+        elif 'watch=true' in handler.path:
+            start_chunked(handler, 'application/json')
+            end_chunked(handler)
+        else:
+            send_json(handler, build_in_phase('Running', 'b'))
+    return LoopbackServer(handle)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(('127.0.0.1', 0))
