@@ -156,12 +156,6 @@ class Dispatcher:
                           else 0)
         try:
             params, method = ((), "rawUpload") if upload else koji.xmlrpcplus.loads(body)
-            if method == "logout" and not self._store_free_soon():
-                # In-process hubs (tests): the garbage collector can run koji's
-                # ClientSession.__del__, which logs out, inside a hub thread that holds the
-                # store; waiting for the store here would hang both. The session just stays.
-                return koji.xmlrpcplus.dumps((None,), methodresponse=1,
-                                             allow_none=1).encode("utf-8")
             context.session = self.hub.sessions.resolve(headers, query, method)
             if upload:
                 args = parse_qs(query)
@@ -181,14 +175,6 @@ class Dispatcher:
         for task_id in created:
             self.hub.notify_created(task_id)
         return response.encode("utf-8")
-
-    logout_wait = 5.0  # seconds a logout waits for the store before it is answered anyway
-
-    def _store_free_soon(self) -> bool:
-        if not self.hub.store.lock.acquire(timeout=self.logout_wait):
-            return False
-        self.hub.store.lock.release()
-        return True
 
     def handle_get(self, path: str, query: str) -> tuple[int, str, bytes]:
         """Task outputs under /kojifiles/work and tiny text pages under /koji."""
