@@ -128,6 +128,7 @@ class TaskLogUploader:
         self._task_gone: Optional[str] = None  # the hub's refusal once the task left this host
         self.passes = 0          # upload passes made (diagnostics; a silent build adds none)
         self.calls = 0           # chunks sent (diagnostics)
+        self.wakeups = 0         # times the thread woke from waiting (diagnostics)
 
     # -- public API ------------------------------------------------------------------------
 
@@ -140,10 +141,13 @@ class TaskLogUploader:
         return self
 
     def notify(self) -> None:
-        """New data was written; cheap enough to call once per received chunk."""
+        """New data was written; cheap enough to call once per received chunk: only the
+        first call after a pass wakes the thread (it then waits for its pass with a
+        timeout), so a fast log costs no thread switch per chunk."""
         with self._cond:
-            self._dirty = True
-            self._cond.notify()
+            if not self._dirty:
+                self._dirty = True
+                self._cond.notify()
 
     def upload_pending(self) -> bool:
         """One synchronous pass; True when the hub has every byte written so far."""
@@ -321,12 +325,14 @@ class TaskLogUploader:
                     due = self._retry_at if due is None else max(due, self._retry_at)
                 if due is None:
                     self._cond.wait()                # idle: no timeout, no wakeups
+                    self.wakeups += 1
                     continue
                 now = time.monotonic()
                 if now >= due:
                     self._dirty = False
                     return True
                 self._cond.wait(due - now)
+                self.wakeups += 1
             return False
 
     # -- one pass --------------------------------------------------------------------------

@@ -260,6 +260,23 @@ def test_bursts_are_coalesced(hub, tmp_path):
     assert len(hub.calls) < 30
 
 
+def test_a_fast_log_wakes_the_thread_once_per_pass_not_per_chunk(hub, tmp_path):
+    uploader = make(hub, tmp_path, min_interval=60).start()
+    try:
+        append(tmp_path / "orchestrator.log", b"first line\n")
+        uploader.notify()
+        assert hub.wait_for("orchestrator.log", b"first line\n")
+        for i in range(1000):         # the next pass is due in 60 s: nothing to wake for
+            append(tmp_path / "orchestrator.log", b"line %d\n" % i)
+            uploader.notify()
+        time.sleep(0.1)
+        assert uploader.wakeups <= 2
+        assert uploader.final_upload(timeout=5)
+    finally:
+        uploader.close()
+    assert hub.content() == local_files(tmp_path)
+
+
 def test_silence_costs_no_wakeups_and_no_calls(hub, tmp_path):
     uploader = make(hub, tmp_path, min_interval=0.01).start()
     try:
