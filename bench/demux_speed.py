@@ -1,9 +1,10 @@
-"""Micro-benchmark of ``LogDemux.feed`` on large-log style input (issue 8).
+"""Micro-benchmark of ``LogDemux.feed`` on large-log style input (issues 8 and 13).
 
 Feeds ~50 MB of relayed worker lines (the shape ``scenarios.py`` ``large-log`` emits, with a
 timestamp that changes per line as in a real build) in 16 KiB chunks (best of 3 runs), through the
-demuxer's per-line path (its fallback, the baseline) and through the whole-chunk path,
-checks that both wrote identical files, and prints MB/s and µs/line for each.
+demuxer's per-line path (its last fallback, the baseline), its whole-block regex
+(``BLOCK_LINE``, the general block path) and what it does by default (the relayed-line split
+first), checks that all wrote identical files, and prints MB/s and µs/line for each.
 
     .venv/bin/python bench/demux_speed.py [MB] [platforms]
 """
@@ -28,7 +29,18 @@ class BaselineDemux(LogDemux):
     """The per-line path only (the demuxer's own fallback): what every block took before
     the whole-chunk path existed. Same rule, same output."""
 
+    def _write_relayed_block(self, block: bytes) -> bool:
+        return False
+
     def _write_routed_block(self, block: bytes) -> bool:
+        return False
+
+
+class BlockRegexDemux(LogDemux):
+    """The whole-block regex (``BLOCK_LINE.findall``) for every block: the demuxer's
+    second path, what every block took before the relayed-line split (issue 13)."""
+
+    def _write_relayed_block(self, block: bytes) -> bool:
         return False
 
 
@@ -68,14 +80,15 @@ def read_dir(path: str) -> dict[str, bytes]:
 
 def main() -> int:
     mb = float(sys.argv[1]) if len(sys.argv) > 1 else 50
-    platforms = sys.argv[2].split(",") if len(sys.argv) > 2 else ["x86_64"]
+    platforms = sys.argv[2].split(",") if len(sys.argv) > 2 else ["x86_64", "aarch64"]
     data = large_log(int(mb * 1e6), platforms)
     base = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None
     count = data.count(b"\n")
     print(f"{len(data) / 1e6:.1f} MB, {count} lines, platforms {platforms}, "
           f"{CHUNK // 1024} KiB chunks")
     outputs = {}
-    for label, cls in (("baseline (per line)", BaselineDemux), ("current", LogDemux)):
+    for label, cls in (("baseline (per line)", BaselineDemux),
+                       ("whole-block regex", BlockRegexDemux), ("current", LogDemux)):
         elapsed = float("inf")
         for _ in range(ROUNDS):     # best of: the machine is shared
             with tempfile.TemporaryDirectory(dir=base) as out:

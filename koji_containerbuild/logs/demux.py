@@ -23,12 +23,16 @@ import os
 from itertools import compress
 from typing import BinaryIO, Callable, Optional
 
+from koji_containerbuild.bytescan import count_newlines
+
 from .lines import (
     BLOCK_LINE,
     MAYBE_WORKER,
     ROW_PLATFORM,
     ROW_WHOLE,
     WRAPPED,
+    relayed_lines,
+    split_relayed,
     stripped_lines,
     unwrap,
 )
@@ -260,20 +264,48 @@ class LogDemux:
 
     def _write_block(self, block: bytes) -> None:
         """Write complete lines (``block`` ends with a newline) where they belong."""
-        if (not (self._collect_user_warnings and USER_WARNING_MARK in block)
-                and not (self._demux and MAYBE_WORKER.search(block))):
+        warnings = self._collect_user_warnings and USER_WARNING_MARK in block
+        if not warnings and not (self._demux and MAYBE_WORKER.search(block)):
             # Nothing to route or take out (the common case without demux, and chunks of
             # orchestrator lines): one write, no per-line work.
-            self.lines += block.count(b"\n")
+            self.lines += count_newlines(block)
             self._append(self._main_log, block)
             if self._on_data is not None:
                 self._on_data()
             return
-        if not (self._demux and not (self._collect_user_warnings and USER_WARNING_MARK in block)
-                and self._write_routed_block(block)):
+        if not (self._demux and not warnings
+                and (self._write_relayed_block(block) or self._write_routed_block(block))):
             lines = block.split(b"\n")
             lines.pop()
             self._write_lines(lines)
+
+    def _write_relayed_block(self, block: bytes) -> bool:
+        """Demux a block whose every line is a relayed worker line or an orchestrator line
+        in the single-spaced form (``split_relayed``: one regex pass that stops at each
+        line's prefix, then one C-level filter per file); False, having written nothing,
+        when a line is in another form or names a platform without a file of its own."""
+        split = split_relayed(block)
+        if split is None:
+            return False
+        fields, inners, texts = split
+        targets: dict[Optional[bytes], str] = {}
+        for raw in dict.fromkeys(fields):
+            if raw is None:
+                targets[raw] = self._main_log
+                continue
+            name = self._platform_files.get(raw)
+            if name is None:
+                name = self._platform_file(raw)
+            if not name or name == METADATA_TAG or len(targets) >= _MAX_BLOCK_PLATFORMS:
+                return False            # the line stays whole, or is special: general path
+            targets[raw] = name
+        mixed = len(targets) > 1
+        for raw, name in targets.items():
+            self._append(name, relayed_lines(fields, inners, texts, raw, mixed))
+        self.lines += len(texts)
+        if self._on_data is not None:
+            self._on_data()
+        return True
 
     def _write_routed_block(self, block: bytes) -> bool:
         """Demux a block without USER_WARNING records using C-level passes only (one

@@ -31,6 +31,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Optional, Union
 
+from koji_containerbuild.bytescan import count_newlines
 from koji_containerbuild.openshift.watch import StreamStats
 
 log = logging.getLogger(__name__)
@@ -183,7 +184,7 @@ class TimestampCursor:
         """Complete lines: in bulk when every one has a prefix and nothing is re-sent."""
         if not self._resuming:
             stripped, count = _PREFIXES.subn(b'\n', b'\n' + block)
-            lines = block.count(b'\n')
+            lines = count_newlines(block)
             if count == lines:
                 self._note_bulk(block)
                 return stripped[1:]

@@ -362,3 +362,27 @@ def test_whole_chunks_split_like_the_per_line_rule(tmp_path, platform_count):
     assert read_dir(tmp_path / "whole") == expected_files(lines)
     demux_chunks(tmp_path / "chunks", [data[i:i + 997] for i in range(0, len(data), 997)])
     assert read_dir(tmp_path / "chunks") == expected_files(lines)
+
+
+def test_a_log_of_relayed_and_orchestrator_lines_never_needs_the_general_paths(
+        tmp_path, monkeypatch):
+    """The common log (every line relayed with its worker prefix, or the orchestrator's own)
+    is split by the relayed-line path alone, into the files the per-line rule gives."""
+    def general_path(*args):
+        raise AssertionError("a well-formed block left the relayed-line path")
+    rng = random.Random(21)
+    lines = []
+    for i in range(20000):
+        platform = rng.choice([b"x86_64", b"aarch64", b"ppc64le", b"-"])
+        inner = b"" if platform == b"-" else b"2021-06-09 10:00:00,%03d platform:- " % (i % 1000)
+        lines.append(b"2021-06-09 10:00:00,%03d platform:%s - atomic_reactor.plugins.x - "
+                     b"INFO - %s%s" % (i % 1000, platform, inner,
+                                       rng.choice([b"step %d" % i, b"", b"  indented",
+                                                   b"\xe2\x82\xac \xff"])))
+    data = b"".join(line + b"\n" for line in lines)
+    monkeypatch.setattr(LogDemux, "_write_routed_block", general_path)
+    monkeypatch.setattr(LogDemux, "_write_lines", general_path)
+    for size in (len(data), 65536, 997):
+        out = tmp_path / str(size)
+        demux_chunks(out, [data[i:i + size] for i in range(0, len(data), size)])
+        assert read_dir(out) == expected_files(lines)

@@ -12,6 +12,8 @@ from koji_containerbuild.logs.lines import (
     ROW_WHOLE,
     WRAPPED,
     parse_log_line,
+    relayed_lines,
+    split_relayed,
     stripped_lines,
     unwrap,
 )
@@ -109,3 +111,61 @@ def test_the_block_pre_check_never_misses_a_worker_line():
         platform, _text = parse_log_line(line)
         if platform is not None:
             assert MAYBE_WORKER.search(line + b"\n"), line
+
+
+def relayed_shaped_lines(rng: random.Random, count: int) -> list[bytes]:
+    """Mostly the two shapes a real log has (relayed worker lines, orchestrator lines), with
+    near misses of every kind: other blanks, missing fields, `platform:-x`, empty fields."""
+    platforms = [b"x86_64", b"aarch64", b"-", b"-x", b"", b"a/b", b"_metadata_"]
+    lines = []
+    for _ in range(count):
+        inner = rng.choice([b"2021-06-09 10:00:00,123 platform:- ", b"d t platform:- ",
+                            b"d t platform:-", b"d t platform:-x ", b"d  t platform:- ", b""])
+        line = (b"2021-06-09 10:00:00,124 platform:" + rng.choice(platforms)
+                + rng.choice([b" - atomic_reactor.plugins.orchestrate_build - INFO - ",
+                              b" - n - DEBUG - ", b" - n - ", b"\t- n - INFO - "])
+                + inner + rng.choice([b"text", b"", b" lead", b"\xff\xfe x", b"a\rb"]))
+        lines.append(line if rng.random() < 0.95 else rng.choice([b"", b" ", b"plain"]) + line)
+    return lines
+
+
+def test_relayed_split_agrees_with_the_per_line_rule():
+    taken = 0
+    for line in relayed_shaped_lines(random.Random(11), 3000):
+        split = split_relayed(line + b"\n")
+        if split is None:
+            continue
+        taken += 1
+        platform, text = parse_log_line(line)
+        (field,), _inners, _texts = split
+        if field is None:
+            assert platform is None, line
+            assert relayed_lines(*split, None) == line + b"\n", line
+        else:
+            assert field.decode("utf-8", "surrogateescape") == platform, line
+            assert relayed_lines(*split, field) == text + b"\n", line
+    assert taken > 400        # the shapes it is for are taken, not only refused
+
+
+def test_a_relayed_block_splits_by_platform_like_its_lines_one_by_one():
+    rng = random.Random(12)
+    good = [line for line in relayed_shaped_lines(rng, 4000)
+            if split_relayed(line + b"\n") is not None]
+    for size in (1, 2, 7, 300):
+        block_lines = good[:size]
+        good = good[size:]
+        split = split_relayed(b"".join(line + b"\n" for line in block_lines))
+        assert split is not None
+        fields = split[0]
+        for field in set(fields):
+            want = b"".join((parse_log_line(line)[1] if field is not None else line) + b"\n"
+                            for line, f in zip(block_lines, fields) if f == field)
+            assert relayed_lines(*split, field, len(set(fields)) > 1) == want
+    # one line of another shape anywhere refuses the whole block
+    block = b"".join(line + b"\n" for line in good[:50])
+    for bad in (b"plain text", b"", b"2021-06-09 10:00:00 platform:x86_64 - n - INFO - x"):
+        for at in (0, 25, 50):
+            lines = good[:50]
+            assert split_relayed(b"".join(line + b"\n" for line in
+                                          lines[:at] + [bad] + lines[at:])) is None
+    assert split_relayed(block) is not None
