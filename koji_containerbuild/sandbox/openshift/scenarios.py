@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from itertools import cycle, islice
 from typing import Optional
 
 from koji_containerbuild.sandbox.openshift.reactor import (
@@ -218,16 +219,18 @@ class LargeLog(Scenario):
         prefixes = [relayed_line(ctx.now(), p, "atomic_reactor.plugins.imagebuilder", "INFO",
                                  "large-log line ").encode() for p in platforms]
         width = max(len(p) for p in prefixes) + 32     # every line has this exact length
-
-        def line(index: int) -> bytes:
-            text = prefixes[index % len(prefixes)] + b"%012d " % index
-            return text.ljust(width - 1, b".") + b"\n"
+        # line i: its platform's prefix, i in 12 digits, dots up to the width; a block of
+        # lines is one `%` of their templates (the stand-in must not be what a throughput
+        # figure measures)
+        templates = [p.replace(b"%", b"%%") + b"%012d " + b"." * (width - len(p) - 14) + b"\n"
+                     for p in prefixes]
 
         def generate(offset: int, length: int) -> bytes:
             first, skip = divmod(offset, width)
             count = (skip + length + width - 1) // width
-            block = b"".join(line(i) for i in range(first, first + count))
-            return block[skip:skip + length]
+            template = b"".join(islice(cycle(templates), first % len(templates),
+                                       first % len(templates) + count))
+            return (template % tuple(range(first, first + count)))[skip:skip + length]
 
         total = max(1, ctx.settings.large_log_bytes // width) * width
         reveal = ctx.emit_lazy(total, generate)
