@@ -260,12 +260,18 @@ def test_bursts_are_coalesced(hub, tmp_path):
     assert len(hub.calls) < 30
 
 
+def started_on_a_line(hub, tmp_path, line: bytes, **kwargs) -> TaskLogUploader:
+    """A started uploader whose first line, already on the hub, is ``line``."""
+    uploader = make(hub, tmp_path, **kwargs).start()
+    append(tmp_path / "orchestrator.log", line)
+    uploader.notify()
+    assert hub.wait_for("orchestrator.log", line)
+    return uploader
+
+
 def test_a_fast_log_wakes_the_thread_once_per_pass_not_per_chunk(hub, tmp_path):
-    uploader = make(hub, tmp_path, min_interval=60).start()
+    uploader = started_on_a_line(hub, tmp_path, b"first line\n", min_interval=60)
     try:
-        append(tmp_path / "orchestrator.log", b"first line\n")
-        uploader.notify()
-        assert hub.wait_for("orchestrator.log", b"first line\n")
         for i in range(1000):         # the next pass is due in 60 s: nothing to wake for
             append(tmp_path / "orchestrator.log", b"line %d\n" % i)
             uploader.notify()
@@ -278,11 +284,9 @@ def test_a_fast_log_wakes_the_thread_once_per_pass_not_per_chunk(hub, tmp_path):
 
 
 def test_silence_costs_no_wakeups_and_no_calls(hub, tmp_path):
-    uploader = make(hub, tmp_path, min_interval=0.01).start()
+    uploader = started_on_a_line(hub, tmp_path, b"last line before silence\n",
+                                 min_interval=0.01)
     try:
-        append(tmp_path / "orchestrator.log", b"last line before silence\n")
-        uploader.notify()
-        assert hub.wait_for("orchestrator.log", b"last line before silence\n")
         time.sleep(0.05)
         passes, calls = uploader.passes, len(hub.calls)
         time.sleep(0.4)
@@ -294,10 +298,7 @@ def test_silence_costs_no_wakeups_and_no_calls(hub, tmp_path):
 
 def test_final_upload_drains_what_the_thread_has_not_sent(hub, tmp_path):
     """Regression #30: the tail must reach the hub on every exit path (cancel too)."""
-    uploader = make(hub, tmp_path, min_interval=60).start()
-    append(tmp_path / "orchestrator.log", b"first\n")
-    uploader.notify()
-    assert hub.wait_for("orchestrator.log", b"first\n")
+    uploader = started_on_a_line(hub, tmp_path, b"first\n", min_interval=60)
     append(tmp_path / "orchestrator.log", b"tail written just before cancel\n")
     uploader.notify()                                   # next pass would be 60 s away
     assert uploader.final_upload(timeout=2)
