@@ -13,8 +13,10 @@ continues the line.
 
 Scheduling: no polling. The thread sleeps on a condition until ``notify()`` (called by the
 demuxer after each chunk); the first notification after a quiet spell uploads at once, later
-ones are coalesced so there is at most one pass per ``min_interval``. A silent build costs
-no wakeups at all; only a failed pass schedules a retry, with exponential back-off.
+ones are coalesced so there is at most one pass per ``min_interval``, unless a pass ends with
+a whole chunk already waiting (a fast log): then the next pass starts at once, so the hub
+keeps up with the build as far as its own rate allows. A silent build costs no wakeups at
+all; only a failed pass schedules a retry, with exponential back-off.
 
 The final upload (``final_upload``) runs until every byte is on the hub, however slow the
 hub is. Only the session decides that the hub is gone: a koji ``ClientSession`` retries each
@@ -115,6 +117,7 @@ class TaskLogUploader:
         self._io_lock = threading.Lock()     # one pass at a time: fds are shared state
         self._cond = threading.Condition()
         self._dirty = False
+        self._behind = False      # the last pass left a whole chunk unsent: no pause
         self._stopping = False
         self._last_pass = float("-inf")
         self._retry_at: Optional[float] = None
@@ -320,7 +323,7 @@ class TaskLogUploader:
             while not self._stopping:
                 due = None
                 if self._dirty:
-                    due = self._last_pass + self._min_interval
+                    due = self._last_pass + (0.0 if self._behind else self._min_interval)
                 if self._retry_at is not None:
                     due = self._retry_at if due is None else max(due, self._retry_at)
                 if due is None:
@@ -339,12 +342,22 @@ class TaskLogUploader:
 
     def _pass(self) -> bool:
         """Each file up to the size it had when its turn came (a fast-growing file cannot
-        starve the others); stops at the first failed call, the next pass resumes there."""
+        starve the others); stops at the first failed call, the next pass resumes there.
+        Notes whether a whole chunk has piled up meanwhile (``_behind``)."""
         self.passes += 1
-        for name in self._candidates():
-            if not self._upload_file(name):
-                return False
-        return True
+        behind = False
+        try:
+            for name in self._candidates():
+                if not self._upload_file(name):
+                    return False
+                tracked = self._files.get(name)
+                if tracked is not None and not behind and self._task_gone is None:
+                    behind = os.fstat(tracked.fd).st_size - tracked.offset >= self._chunk
+            return True
+        finally:
+            with self._cond:
+                self._behind = behind
+                self._dirty = self._dirty or behind
 
     def _local_names(self) -> list[str]:
         try:

@@ -283,6 +283,28 @@ def test_a_fast_log_wakes_the_thread_once_per_pass_not_per_chunk(hub, tmp_path):
     assert hub.content() == local_files(tmp_path)
 
 
+def test_a_log_growing_faster_than_a_pass_is_uploaded_without_pauses(hub, tmp_path):
+    """While a whole chunk is waiting, the next pass starts at once: min_interval only
+    coalesces a trickle. Here the file grows by 5 chunks during the first pass."""
+    grown = []
+
+    def upload(session, name, path, offset, chunk):
+        if not grown:
+            grown.append(True)
+            append(tmp_path / "orchestrator.log", b"y" * 5000)
+        hub.upload(session, name, path, offset, chunk)
+
+    uploader = make(hub, tmp_path, min_interval=60, chunk_size=1000, upload=upload).start()
+    try:
+        append(tmp_path / "orchestrator.log", b"x" * 3000)
+        uploader.notify()
+        assert hub.wait_for("orchestrator.log", b"x" * 3000 + b"y" * 5000, timeout=5)
+        assert uploader.passes == 2
+    finally:
+        uploader.final_upload(timeout=5)
+        uploader.close()
+
+
 def test_silence_costs_no_wakeups_and_no_calls(hub, tmp_path):
     uploader = started_on_a_line(hub, tmp_path, b"last line before silence\n",
                                  min_interval=0.01)
@@ -534,3 +556,20 @@ def test_refusal_after_a_cancel_is_one_quiet_info_line_not_an_error(hub, tmp_pat
     assert [r.levelname for r in records] == ["INFO"]
     assert "host 1 does not own task 40" in records[0].getMessage()
     assert "cancelled" in records[0].getMessage()
+
+
+def test_a_backlog_the_hub_no_longer_takes_does_not_keep_the_thread_busy(hub, tmp_path):
+    import koji
+
+    def refused(session, name, path, offset, data):
+        raise koji.ActionNotAllowed("host 1 does not own task 40")
+
+    uploader = make(hub, tmp_path, upload=refused, chunk_size=10, min_interval=0.01).start()
+    try:
+        append(tmp_path / "orchestrator.log", b"x" * 1000)    # 100 chunks waiting
+        uploader.notify()
+        time.sleep(0.3)
+        assert uploader.passes <= 2
+    finally:
+        uploader.final_upload(timeout=5)
+        uploader.close()
