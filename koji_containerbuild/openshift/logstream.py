@@ -23,7 +23,7 @@ import contextlib
 import http.client
 import logging
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from typing import Any, Callable, Optional
 
 import requests
@@ -140,8 +140,11 @@ def follow_build_log(client: OpenShiftClient, name: str, *,
         try:
             response = client.open_build_log(name, timestamps=True, since_time=cursor.since())
             stats.connects += 1
-            with contextlib.closing(response), closed_on_cancel(cancel, response):
-                for chunk in _chunks(response, chunk_size):
+            chunks = _chunks(response, chunk_size)
+            # closed by a call, not finalised when the loop lets go of it (see watch_once)
+            with contextlib.closing(response), closed_on_cancel(cancel, response), \
+                    contextlib.closing(chunks):
+                for chunk in chunks:
                     raise_if_cancelled(cancel, f'following the log of build {name}')
                     mode = cursor.mode
                     new = cursor.feed(chunk)
@@ -194,21 +197,3 @@ def follow_build_log(client: OpenShiftClient, name: str, *,
                 f'build is {phase_of(build)}')
         if client.pause(client.backoff(failures), cancel):
             raise_if_cancelled(cancel, f'following the log of build {name}')
-
-
-def split_lines(chunks: Iterable[bytes]) -> Iterator[bytes]:
-    """Complete lines (each with its ``\\n``) from arbitrary chunks; a trailing partial line
-    is yielded last, as is."""
-    pending = bytearray()
-    for chunk in chunks:
-        pending += chunk
-        start = 0
-        while True:
-            end = pending.find(b'\n', start)
-            if end < 0:
-                break
-            yield bytes(pending[start:end + 1])
-            start = end + 1
-        del pending[:start]
-    if pending:
-        yield bytes(pending)
