@@ -20,14 +20,12 @@ reopened, with backoff when it brought nothing new.
 from __future__ import annotations
 
 import contextlib
-import http.client
 import logging
 import threading
 from collections.abc import Iterator
-from typing import Any, Callable, Optional
+from typing import Optional
 
 import requests
-import urllib3
 
 from koji_containerbuild.openshift.client import (
     RUNNING_PHASES,
@@ -46,6 +44,7 @@ from koji_containerbuild.openshift.errors import (
     is_transient,
 )
 from koji_containerbuild.openshift.logresume import AutoCursor, LogGap
+from koji_containerbuild.openshift.streaming import response_chunks
 from koji_containerbuild.openshift.watch import (
     DEFAULT_MAX_FAILURES,
     StreamStats,
@@ -57,49 +56,6 @@ from koji_containerbuild.openshift.watch import (
 log = logging.getLogger(__name__)
 
 DEFAULT_CHUNK_SIZE = 16384
-
-
-def _chunks(response: requests.Response, chunk_size: int) -> Iterator[bytes]:
-    """Bytes as they arrive: chunked answers per chunk, others by ``read1`` (no waiting for a
-    full ``chunk_size``)."""
-    raw = response.raw
-    read1 = None if getattr(raw, 'chunked', False) else _read1(raw)
-    if read1 is None:
-        yield from response.iter_content(chunk_size)
-        return
-    try:
-        while True:
-            data = read1(chunk_size)
-            if not data:
-                return
-            yield data
-    except (urllib3.exceptions.HTTPError, http.client.HTTPException, OSError) as exc:
-        raise requests.ConnectionError(exc) from exc
-
-
-def _read1(raw: Any) -> Optional[Callable[[int], bytes]]:
-    """``read1`` of the answer: at most n bytes, without waiting for more than have arrived.
-
-    urllib3 >= 2.3 has it. Older ones (1.26 on RHEL 9 and Debian 12, 2.0-2.2) only read until
-    ``n`` bytes or the end, which would hold a log line back until 16 KiB more came; there the
-    http.client response underneath is read directly, when urllib3 has nothing to decode
-    (no Content-Encoding). An answer that ends before its Content-Length is a broken
-    connection, as urllib3 >= 2.3 reports it too. None: no such read, use ``iter_content``.
-    """
-    if hasattr(raw, 'read1'):
-        return raw.read1
-    fp = getattr(raw, '_fp', None)
-    encoding = (raw.headers.get('Content-Encoding') or 'identity').strip().lower()
-    if fp is None or not hasattr(fp, 'read1') or encoding != 'identity':
-        return None
-
-    def read1(amount: int) -> bytes:
-        data = fp.read1(amount)
-        missing = getattr(fp, 'length', None)
-        if not data and missing:
-            raise http.client.IncompleteRead(b'', missing)
-        return data
-    return read1
 
 
 def follow_build_log(client: OpenShiftClient, name: str, *,
@@ -140,8 +96,7 @@ def follow_build_log(client: OpenShiftClient, name: str, *,
         try:
             response = client.open_build_log(name, timestamps=True, since_time=cursor.since())
             stats.connects += 1
-            chunks = _chunks(response, chunk_size)
-            # closed by a call, not finalised when the loop lets go of it (see watch_once)
+            chunks = response_chunks(response, chunk_size)   # closed by a call: streaming.py
             with contextlib.closing(response), closed_on_cancel(cancel, response), \
                     contextlib.closing(chunks):
                 for chunk in chunks:

@@ -32,6 +32,7 @@ from koji_containerbuild.openshift.errors import (
     is_timeout,
     is_transient,
 )
+from koji_containerbuild.openshift.streaming import response_chunks, split_lines
 
 log = logging.getLogger(__name__)
 
@@ -124,24 +125,6 @@ def raise_if_cancelled(cancel: Optional[threading.Event], what: str) -> None:
         raise Cancelled(f'{what}: cancelled by the caller')
 
 
-def split_lines(chunks: Iterable[bytes]) -> Iterator[bytes]:
-    """Complete lines (each with its ``\\n``) from arbitrary chunks; a trailing partial line
-    is yielded last, as is."""
-    pending = bytearray()
-    for chunk in chunks:
-        pending += chunk
-        start = 0
-        while True:
-            end = pending.find(b'\n', start)
-            if end < 0:
-                break
-            yield bytes(pending[start:end + 1])
-            start = end + 1
-        del pending[:start]
-    if pending:
-        yield bytes(pending)
-
-
 def _parse_event(line: bytes) -> Optional[tuple[str, dict]]:
     try:
         event = json.loads(line.decode(requests.utils.guess_json_utf(line) or 'utf-8'))
@@ -209,11 +192,7 @@ class _BuildWatch:
             return (self.versions_seen > versions_before
                     or self.client.clock() - started >= HEALTHY_STREAM_SECONDS)
 
-        chunks = response.iter_content(chunk_size=4096)
-        # The stream's generators are closed here, by a call: left to be finalised when the
-        # loop lets go of them (requests' iter_lines holds its own), they close the
-        # connection inside a finaliser, and a SIGINT from kojid that arrives meanwhile in the
-        # task's main thread is lost ("Exception ignored in"): the task never cancels.
+        chunks = response_chunks(response, 4096)   # closed by a call: see streaming.py
         with contextlib.closing(response), closed_on_cancel(self.cancel, response), \
                 contextlib.closing(chunks):
             if self.reached(self.client.get_build(self.name)):

@@ -11,7 +11,8 @@ import responses
 from koji_containerbuild.openshift.client import OpenShiftClient
 from koji_containerbuild.openshift.errors import Cancelled, ConnectionFailed
 from koji_containerbuild.openshift.logstream import follow_build_log
-from koji_containerbuild.openshift.watch import CancelEvent, StreamStats, split_lines
+from koji_containerbuild.openshift.streaming import split_lines
+from koji_containerbuild.openshift.watch import CancelEvent, StreamStats
 from tests.openshift.test_client_support import (
     BUILDS,
     FIXTURES,
