@@ -40,6 +40,8 @@ def response_chunks(response: requests.Response, chunk_size: int) -> Iterator[by
             if not data:
                 return
             yield data
+    except requests.RequestException:
+        raise                        # iter_content's own, already typed (and an OSError)
     except _READ_ERRORS as exc:
         raise requests.ConnectionError(exc) from exc
 

@@ -6,12 +6,14 @@ import threading
 import time
 
 import pytest
+import requests
 import responses
+from urllib3.exceptions import ReadTimeoutError
 
 from koji_containerbuild.openshift.client import OpenShiftClient
-from koji_containerbuild.openshift.errors import Cancelled, ConnectionFailed
+from koji_containerbuild.openshift.errors import Cancelled, ConnectionFailed, is_timeout
 from koji_containerbuild.openshift.logstream import follow_build_log
-from koji_containerbuild.openshift.streaming import split_lines
+from koji_containerbuild.openshift.streaming import response_chunks, split_lines
 from koji_containerbuild.openshift.watch import CancelEvent, StreamStats
 from tests.openshift.test_client_support import (
     BUILDS,
@@ -211,3 +213,23 @@ def test_split_lines_keeps_newlines_and_flushes_the_partial_tail():
     assert list(split_lines(chunks)) == [b'abc\n', b'def\n', b'\n', b'gh']
     assert list(split_lines([])) == []
     assert b''.join(split_lines([LOG[i:i + 7] for i in range(0, len(LOG), 7)])) == LOG
+
+
+def test_a_read_timeout_under_iter_content_stays_a_timeout():
+    """An answer read through requests' iter_content (no read1: here gzip) reports its own
+    typed errors; wrapped once more, a read timeout would look like a broken stream."""
+    class Raw:
+        chunked = False
+        headers = {'Content-Encoding': 'gzip'}
+        _fp = None
+
+    class Answer:
+        raw = Raw()
+
+        def iter_content(self, chunk_size):
+            raise requests.ConnectionError(ReadTimeoutError(None, '/log', 'Read timed out.'))
+            yield b''
+
+    with pytest.raises(requests.ConnectionError) as caught:
+        list(response_chunks(Answer(), 10))
+    assert is_timeout(caught.value)
