@@ -113,8 +113,11 @@ class TaskPlayer:
             for name, text in step.pop("files", {}).items():  # task outputs, e.g. logs
                 path = self.hub.task_output_path(task_id, name)
                 os.makedirs(os.path.dirname(path), exist_ok=True)
-                with open(path, "w", encoding="utf-8") as f:
+                # replaced whole, never seen truncated: a watcher reading between a
+                # truncate and the write took the file for a restarted upload (a flake)
+                with open(path + ".new", "w", encoding="utf-8") as f:
                     f.write(text)
+                os.replace(path + ".new", path)
             self.hub.set_task_state(task_id, **step)
 
     def close(self) -> None:
