@@ -10,7 +10,8 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 PACKAGE = "koji_containerbuild"
-SHARED = {f"{PACKAGE}.{name}" for name in ("options", "config", "faults", "threads", "bytescan")}
+SHARED = {f"{PACKAGE}.{name}"
+          for name in ("options", "config", "faults", "threads", "bytescan", "prefixed")}
 
 # part -> the parts it may import besides itself (prefixes of dotted module names)
 ALLOWED = {

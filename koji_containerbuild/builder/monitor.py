@@ -112,7 +112,8 @@ class BuildMonitor:
                               logger=log)
         self.follower = LogFollower(
             lambda: follow_build_log(self.client, self.name, cancel=self.cancel,
-                                     logger=log, chunk_size=LOG_READ_BYTES),
+                                     logger=log, chunk_size=LOG_READ_BYTES,
+                                     keep_prefixed=True),   # the demuxer strips them
             self.demux, cancel=self.cancel, logger=log,
         )
         self.node: Optional[str] = None

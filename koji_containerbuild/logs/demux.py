@@ -21,9 +21,10 @@ from __future__ import annotations
 import logging
 import os
 from itertools import compress
-from typing import BinaryIO, Callable, Optional
+from typing import BinaryIO, Callable, Optional, Union
 
 from koji_containerbuild.bytescan import count_newlines
+from koji_containerbuild.prefixed import PrefixedLines
 
 from .lines import (
     BLOCK_LINE,
@@ -31,6 +32,7 @@ from .lines import (
     ROW_PLATFORM,
     ROW_WHOLE,
     WRAPPED,
+    Relayed,
     relayed_lines,
     split_relayed,
     stripped_lines,
@@ -54,6 +56,8 @@ from .records import (
 
 # More distinct platform fields than this in one block is not a real log: per-line path.
 _MAX_BLOCK_PLATFORMS = 16
+# Blocks of prefixed lines not tried in one pass after one that needed more (_write_prefixed)
+_PREFIXED_RETRY = 8
 
 
 def _utf8_cut(data: bytes) -> int:
@@ -124,6 +128,7 @@ class LogDemux:
         self._warnings = UserWarnings()
         self._warnings_full = False
         self._closed = False
+        self._prefixed_skip = 0
         self.user_warnings: list[str] = self._warnings.messages
         self.metadata_files: list[str] = []
         self.lines = 0
@@ -135,10 +140,15 @@ class LogDemux:
         """Log files written so far: name -> path."""
         return {name: os.path.join(self.outdir, name) for name in self._files}
 
-    def feed(self, chunk: bytes) -> None:
-        """Consume one chunk of the stream."""
+    def feed(self, chunk: Union[bytes, PrefixedLines]) -> None:
+        """Consume one chunk of the stream; lines that still carry a prefix to drop are
+        split and stripped in one pass where they have the common shapes."""
         if self._closed:
             raise ValueError("LogDemux is closed")
+        if isinstance(chunk, PrefixedLines):
+            if self._write_prefixed(chunk):
+                return
+            chunk = chunk.stripped()
         if not chunk:
             return
         self.bytes_in += len(chunk)
@@ -279,17 +289,42 @@ class LogDemux:
             lines.pop()
             self._write_lines(lines)
 
+    def _write_prefixed(self, piece: PrefixedLines) -> bool:
+        """Demux complete lines that still carry a prefix (timestamps) with the relayed-line
+        split, which drops the prefixes in the same pass; False, having written nothing,
+        when the block needs more than that (then it is stripped and fed as bytes). After a
+        block that did not fit, the next few are not tried: a log of other shapes pays the
+        failed pass at most once in ``_PREFIXED_RETRY`` blocks."""
+        block = piece.raw
+        if self._prefixed_skip:
+            self._prefixed_skip -= 1
+            return False
+        if (not self._demux or self._pending or self._long_file is not None
+                or len(block) > self._max_line
+                or (self._collect_user_warnings and USER_WARNING_MARK in block)):
+            return False
+        split = split_relayed(block, piece.prefix)
+        if split is None or not self._write_relayed(split):
+            self._prefixed_skip = _PREFIXED_RETRY
+            return False
+        size = len(block) - split.prefix_bytes
+        self.bytes_in += size
+        piece.accept(size)
+        return True
+
     def _write_relayed_block(self, block: bytes) -> bool:
         """Demux a block whose every line is a relayed worker line or an orchestrator line
         in the single-spaced form (``split_relayed``: one regex pass that stops at each
         line's prefix, then one C-level filter per file); False, having written nothing,
         when a line is in another form or names a platform without a file of its own."""
         split = split_relayed(block)
-        if split is None:
-            return False
-        fields, inners, texts = split
+        return split is not None and self._write_relayed(split)
+
+    def _write_relayed(self, split: Relayed) -> bool:
+        """Write the lines of a relayed split, each file's share joined at C level; False,
+        having written nothing, when a platform has no file of its own or is special."""
         targets: dict[Optional[bytes], str] = {}
-        for raw in dict.fromkeys(fields):
+        for raw in dict.fromkeys(split.fields):
             if raw is None:
                 targets[raw] = self._main_log
                 continue
@@ -301,8 +336,8 @@ class LogDemux:
             targets[raw] = name
         mixed = len(targets) > 1
         for raw, name in targets.items():
-            self._append(name, relayed_lines(fields, inners, texts, raw, mixed))
-        self.lines += len(texts)
+            self._append(name, relayed_lines(split, raw, mixed))
+        self.lines += len(split.texts)
         if self._on_data is not None:
             self._on_data()
         return True

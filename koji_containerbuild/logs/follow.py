@@ -30,7 +30,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Iterable
-from typing import Callable, Optional
+from typing import Callable, Optional, Union
 
 from koji_containerbuild.logs.demux import LogDemux
 from koji_containerbuild.logs.lines import parse_log_line
@@ -41,7 +41,10 @@ from koji_containerbuild.logs.platform_files import (
     USER_WARNINGS_LOG,
 )
 from koji_containerbuild.logs.upload import TaskLogUploader
+from koji_containerbuild.prefixed import PrefixedLines
 from koji_containerbuild.threads import start_shielded
+
+LogPiece = Union[bytes, PrefixedLines]    # what LogDemux.feed takes
 
 __all__ = [
     "COMBINED_LOG",
@@ -63,10 +66,11 @@ class LogFollowError(Exception):
 class LogFollower:
     """Feed a build-log stream into a ``LogDemux`` from a background thread.
 
-    ``stream_factory`` returns an iterable of bytes chunks (the OpenShift client's
-    ``follow_build_log``); it is called in the thread, so connecting does not block the task.
-    A failure of the stream or of writing the files is kept in ``error`` — never swallowed —
-    unless it happened after ``stop()``, when a broken stream is the expected outcome.
+    ``stream_factory`` returns an iterable of bytes chunks or ``PrefixedLines`` (the
+    OpenShift client's ``follow_build_log``); it is called in the thread, so connecting does
+    not block the task. A failure of the stream or of writing the files is kept in ``error``
+    — never swallowed — unless it happened after ``stop()``, when a broken stream is the
+    expected outcome.
 
     ``stop()`` sets ``cancel`` and calls ``interrupt`` (if given) to unblock a read that
     waits for data; the thread also checks ``cancel`` between chunks. The stream should
@@ -74,7 +78,7 @@ class LogFollower:
     streams when set) for the stop to be prompt while the build is silent.
     """
 
-    def __init__(self, stream_factory: Callable[[], Iterable[bytes]], demux: LogDemux, *,
+    def __init__(self, stream_factory: Callable[[], Iterable[LogPiece]], demux: LogDemux, *,
                  cancel: Optional[threading.Event] = None,
                  interrupt: Optional[Callable[[], None]] = None,
                  logger: Optional[logging.Logger] = None,
@@ -124,7 +128,7 @@ class LogFollower:
                 self._log.debug("Interrupting the log stream failed: %s", exc)
 
     def _run(self) -> None:
-        stream: Optional[Iterable[bytes]] = None
+        stream: Optional[Iterable[LogPiece]] = None
         try:
             stream = self._factory()
             if stream is None:

@@ -10,9 +10,10 @@ line holds (no backtracking).
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from itertools import chain, compress, repeat
 from operator import eq, is_, itemgetter
-from typing import Optional
+from typing import NamedTuple, Optional
 
 from koji_containerbuild.bytescan import count_newlines
 
@@ -45,9 +46,25 @@ _STRIPPED_PARTS = itemgetter(2, 3, 4)
 # (``split_relayed``), for a third of BLOCK_LINE's cost. On every line it matches it agrees
 # with WRAPPED: single spaces leave each field one parse; `platform:-` as the 3rd field is an
 # orchestrator line whatever follows.
-RELAYED = re.compile(
-    rb"\n(?:\S+ \S+ platform:([^\s-]\S*|-\S+) \S+ \S+ \S+ \S+ \S+ (\S+ \S+ )platform:- "
-    rb"|(?=\S+ \S+ platform:- ))")
+def _relayed_shapes(field: bytes, platform_start: bytes) -> bytes:
+    word = field + b"+"
+    head = rb"\S+ " + word      # a line's first field always stops at its newline
+    return (rb"(?:" + head + rb" platform:(" + platform_start + field + rb"*|-" + word + rb")"
+            + b" " + b" ".join([word] * 5) + rb" (" + word + b" " + word
+            + rb" )platform:- |(?=" + head + rb" platform:- ))")
+
+
+_RELAYED_SHAPES = _relayed_shapes(rb"\S", rb"[^\s-]")
+RELAYED = re.compile(rb"\n" + _RELAYED_SHAPES)
+# The same for a block whose only whitespace is spaces and newlines (nearly every block): a
+# field is `[^ ]+`, which sre matches in a tight loop, not `\S+`, one class test per byte.
+# A field that runs past a newline swallows the next line's start, so that line has no match
+# of its own and split_relayed refuses the block; a lookahead that does is only taken for a
+# line of fewer than three fields, which the line rule leaves whole in the main log too.
+# Linear: a line's first field is still `\S+`, so an attempt at a line without a space stops
+# at its end, and only the few lines before the next spaces can reach past their own.
+_RELAYED_SHAPES_SPACED = _relayed_shapes(rb"[^ ]", rb"[^ -]")
+_OTHER_WHITESPACE = (b"\t", b"\r", b"\v", b"\f")
 # Any platform tag other than the orchestrator's own `platform:-` (cheap block pre-check).
 MAYBE_WORKER = re.compile(rb"platform:(?!-\s)")
 
@@ -73,30 +90,51 @@ def stripped_lines(rows: list[tuple[bytes, ...]]) -> bytes:
     return b"\n".join(texts)
 
 
-def split_relayed(block: bytes) -> Optional[tuple[list, list, list]]:
-    """``(fields, inners, texts)`` of a block of complete lines when every line has one of
-    the RELAYED shapes, else None: per line its platform field (None for an orchestrator
-    line), the worker's "<date> <time> " (None) and the rest of the line (the whole line for
-    an orchestrator line), without its newline."""
-    parts = RELAYED.split(b"\n" + block)
-    if len(parts) != 3 * count_newlines(block) + 1:
+class Relayed(NamedTuple):
+    """A block split by ``split_relayed``; per line: its platform field (None for an
+    orchestrator line), the worker's "<date> <time> " (None) and the rest of the line (the
+    whole line for an orchestrator line) without its newline."""
+
+    fields: list
+    inners: list
+    texts: list
+    prefix_bytes: int      # bytes of the per-line prefixes dropped (0 without a prefix)
+
+
+@lru_cache(maxsize=8)
+def _relayed(prefix: bytes, spaced: bool) -> re.Pattern[bytes]:
+    return re.compile(rb"\n" + (rb"(" + prefix + rb")" if prefix else b"")
+                      + (_RELAYED_SHAPES_SPACED if spaced else _RELAYED_SHAPES))
+
+
+def split_relayed(block: bytes, prefix: bytes = b"") -> Optional[Relayed]:
+    """The lines of a block of complete lines when every line has one of the RELAYED shapes,
+    else None. With ``prefix`` (regex source, bounded and without groups, see prefixed.py)
+    every line must also start with a match of it, which is dropped: one pass for both."""
+    spaced = not any(space in block for space in _OTHER_WHITESPACE)
+    pattern = _relayed(prefix, spaced)
+    step = 4 if prefix else 3
+    parts = pattern.split(b"\n" + block)
+    if len(parts) != step * count_newlines(block) + 1:
         return None                    # some line has neither shape: it was glued to another
-    texts = parts[3::3]
+    texts = parts[step::step]
     texts[-1] = texts[-1][:-1]
-    return parts[1::3], parts[2::3], texts
+    if not prefix:
+        return Relayed(parts[1::3], parts[2::3], texts, 0)
+    prefixes = parts[1::4]
+    return Relayed(parts[2::4], parts[3::4], texts, sum(map(len, prefixes)))
 
 
-def relayed_lines(fields: list, inners: list, texts: list, field: Optional[bytes],
-                  mixed: bool = True) -> bytes:
-    """The lines of ``split_relayed`` parts whose platform field is ``field``, newline
-    terminated: the worker's own lines (its `platform:-` dropped, see unwrap), or for None
-    the orchestrator lines whole. ``mixed=False`` promises every line has ``field``."""
+def relayed_lines(split: Relayed, field: Optional[bytes], mixed: bool = True) -> bytes:
+    """The lines of ``split`` whose platform field is ``field``, newline terminated: the
+    worker's own lines (its `platform:-` dropped, see unwrap), or for None the orchestrator
+    lines whole. ``mixed=False`` promises every line has ``field``."""
     if field is None:
-        rows = zip(texts, repeat(b"\n"))
-        select = map(is_, fields, repeat(None))
+        rows = zip(split.texts, repeat(b"\n"))
+        select = map(is_, split.fields, repeat(None))
     else:
-        rows = zip(inners, texts, repeat(b"\n"))
-        select = map(eq, fields, repeat(field))
+        rows = zip(split.inners, split.texts, repeat(b"\n"))
+        select = map(eq, split.fields, repeat(field))
     return b"".join(chain.from_iterable(compress(rows, select) if mixed else rows))
 
 

@@ -23,7 +23,7 @@ import contextlib
 import logging
 import threading
 from collections.abc import Iterator
-from typing import Optional
+from typing import Optional, Union
 
 import requests
 
@@ -52,6 +52,7 @@ from koji_containerbuild.openshift.watch import (
     raise_if_cancelled,
     wait_for_build,
 )
+from koji_containerbuild.prefixed import PrefixedLines
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +65,8 @@ def follow_build_log(client: OpenShiftClient, name: str, *,
                      chunk_size: int = DEFAULT_CHUNK_SIZE,
                      max_failures: int = DEFAULT_MAX_FAILURES,
                      stats: Optional[StreamStats] = None,
-                     logger: Optional[logging.Logger] = None) -> Iterator[bytes]:
+                     logger: Optional[logging.Logger] = None,
+                     keep_prefixed: bool = False) -> Iterator[Union[bytes, PrefixedLines]]:
     """Yield the log of build ``name`` as it arrives, each byte once, until it ends.
 
     Waits (a watch) for Running or a terminal phase first; ``wait_deadline`` bounds that wait
@@ -72,6 +74,8 @@ def follow_build_log(client: OpenShiftClient, name: str, *,
     read at once). Raises NotFound when the build goes away, and the last error after
     ``max_failures`` unproductive connections in a row. Gaps and a re-sent log that differs
     are reported as warnings to ``logger`` (the task's plugin log), this module's otherwise.
+    With ``keep_prefixed``, blocks of complete lines may come as ``PrefixedLines`` still
+    carrying their timestamps, each to be stripped or accepted before the next is asked for.
     """
     stats = stats if stats is not None else StreamStats()
     report = logger or log
@@ -102,12 +106,15 @@ def follow_build_log(client: OpenShiftClient, name: str, *,
                 for chunk in chunks:
                     raise_if_cancelled(cancel, f'following the log of build {name}')
                     mode = cursor.mode
-                    new = cursor.feed(chunk)
+                    new = cursor.feed(chunk, keep_prefixed)
                     if mode != 'bytes' and cursor.mode == 'bytes':
                         report.info('log of build %s: the server ignores timestamps=true; '
                                     'resuming by byte offset instead', name)
                     if new:
                         yield new
+                        if isinstance(new, PrefixedLines) and not new.settled:
+                            raise RuntimeError('the consumer neither stripped nor accepted '
+                                               'a block of timestamped lines')
                 clean = True
         except (Cancelled, WaitTimeout):
             raise

@@ -9,13 +9,18 @@ import random
 import re
 import tempfile
 import weakref
+from itertools import cycle
 from pathlib import Path
 
 import pytest
 
 from koji_containerbuild.logs.demux import LogDemux
 from koji_containerbuild.logs.lines import parse_log_line
+from koji_containerbuild.openshift.logresume import TimestampCursor
+from koji_containerbuild.openshift.watch import StreamStats
+from koji_containerbuild.prefixed import PrefixedLines
 from tests.fixtures import OPENSHIFT_FIXTURES
+from tests.logs.test_lines import relayed_shaped_lines, spaced_lines
 
 FIXTURE = OPENSHIFT_FIXTURES / "build_test-orchestrator-build-123_logs.txt"
 
@@ -386,3 +391,70 @@ def test_a_log_of_relayed_and_orchestrator_lines_never_needs_the_general_paths(
         out = tmp_path / str(size)
         demux_chunks(out, [data[i:i + size] for i in range(0, len(data), size)])
         assert read_dir(out) == expected_files(lines)
+
+
+# ---------------------------------------------------------------------------------------------
+# timestamped lines split and stripped in one pass (PrefixedLines)
+
+
+def stamped_feed(outdir: Path, data: bytes, sizes, **kwargs) -> tuple[LogDemux, TimestampCursor]:
+    """``data`` (timestamped lines) as the builder feeds it: through TimestampCursor with
+    ``keep_prefixed``, in chunks of the given sizes (cycled)."""
+    demux = LogDemux(str(outdir), **kwargs)
+    cursor = TimestampCursor(StreamStats(), lambda gap: None)
+    cursor.restart()
+    pos, sizes = 0, cycle(sizes)
+    while pos < len(data):
+        size = next(sizes)
+        demux.feed(cursor.feed(data[pos:pos + size], keep_prefixed=True))
+        pos += size
+    demux.feed(cursor.finish())
+    demux.close()
+    return demux, cursor
+
+
+def test_timestamped_lines_give_the_files_of_their_stripped_log(tmp_path):
+    """Whatever the lines hold (near misses, user warnings, metadata, a long line, a line
+    without a timestamp), handing them over still stamped writes exactly the files the
+    stripped log gives, and the cursor counts exactly the stripped bytes."""
+    rng = random.Random(31)
+    odd = relayed_shaped_lines(rng, 3000) + spaced_lines(rng, 1000)
+    odd += [user_warning("mind the gap").encode(), user_warning("arch", "x86_64").encode(),
+            (relay("x86_64", worker("w" * 5000))).encode(), b"\xff\xfe binary \x00 line"]
+    lines = [relay(rng.choice(["x86_64", "aarch64", "-"]), worker(f"step {i}")).encode()
+             for i in range(40000)]
+    for line in odd:       # in runs, so that blocks of both kinds come one after the other
+        lines.insert(rng.randrange(len(lines)) // 2000 * 2000, line)
+    stamps = [b"2026-12-02T07:28:%02d.%dZ " % (i // 100 % 60, i) for i in range(len(lines))]
+    stamps[1234] = b""                                   # a line without a timestamp
+    plain = b"".join(line + b"\n" for line in lines)
+    data = b"".join(stamp + line + b"\n" for stamp, line in zip(stamps, lines))
+    want = demux_chunks(tmp_path / "want", [plain], max_line_bytes=4096)
+    for name, sizes in (("whole", [len(data)]), ("64k", [65536]), ("odd", [997, 31, 8191])):
+        demux, cursor = stamped_feed(tmp_path / name, data, sizes, max_line_bytes=4096)
+        assert read_dir(tmp_path / name) == read_dir(tmp_path / "want"), name
+        assert demux.user_warnings == want.user_warnings
+        assert sorted(want.user_warnings) == ["arch", "mind the gap"]
+        assert cursor.delivered == len(plain) == demux.bytes_in
+        assert demux.lines == want.lines
+
+
+def test_a_common_timestamped_log_is_stripped_by_the_demuxers_own_pass(tmp_path, monkeypatch):
+    def cursor_strips(self):
+        raise AssertionError("a block of well-formed lines was handed back to be stripped")
+    monkeypatch.setattr(PrefixedLines, "stripped", cursor_strips)
+    lines = [relay(rng_platform, worker(f"step {i}")).encode()
+             for i, rng_platform in enumerate(["x86_64", "aarch64", "-"] * 2000)]
+    data = b"".join(b"2026-12-02T07:28:09.%dZ " % i + line + b"\n"
+                    for i, line in enumerate(lines))
+    _demux, cursor = stamped_feed(tmp_path, data, [65536])
+    assert read_dir(tmp_path) == expected_files(lines)
+    assert cursor.last is not None and cursor.last.stamp == b"2026-12-02T07:28:09.5999Z"
+
+
+def test_without_demux_timestamped_lines_are_stripped_and_kept_whole(tmp_path):
+    lines = [relay("x86_64", worker(f"step {i}")).encode() for i in range(500)]
+    data = b"".join(b"2026-12-02T07:28:09.%dZ " % i + line + b"\n" for i, line in enumerate(lines))
+    stamped_feed(tmp_path, data, [4096], demux=False, main_log="openshift-incremental.log")
+    assert read_dir(tmp_path) == {
+        "openshift-incremental.log": b"".join(line + b"\n" for line in lines)}

@@ -17,6 +17,7 @@ from koji_containerbuild.logs.lines import (
     stripped_lines,
     unwrap,
 )
+from koji_containerbuild.openshift.logresume import PREFIX
 from tests.fixtures import OPENSHIFT_FIXTURES
 
 FIXTURE = OPENSHIFT_FIXTURES / "build_test-orchestrator-build-123_logs.txt"
@@ -115,7 +116,8 @@ def test_the_block_pre_check_never_misses_a_worker_line():
 
 def relayed_shaped_lines(rng: random.Random, count: int) -> list[bytes]:
     """Mostly the two shapes a real log has (relayed worker lines, orchestrator lines), with
-    near misses of every kind: other blanks, missing fields, `platform:-x`, empty fields."""
+    near misses of every kind: other blanks (a tab inside a field shifts the fields only for
+    a rule that splits at spaces alone), missing fields, `platform:-x`, empty fields."""
     platforms = [b"x86_64", b"aarch64", b"-", b"-x", b"", b"a/b", b"_metadata_"]
     lines = []
     for _ in range(count):
@@ -123,7 +125,8 @@ def relayed_shaped_lines(rng: random.Random, count: int) -> list[bytes]:
                             b"d t platform:-", b"d t platform:-x ", b"d  t platform:- ", b""])
         line = (b"2021-06-09 10:00:00,124 platform:" + rng.choice(platforms)
                 + rng.choice([b" - atomic_reactor.plugins.orchestrate_build - INFO - ",
-                              b" - n - DEBUG - ", b" - n - ", b"\t- n - INFO - "])
+                              b" - n - DEBUG - ", b" - n - ", b"\t- n - INFO - ",
+                              b" -\tn - INFO - X "])
                 + inner + rng.choice([b"text", b"", b" lead", b"\xff\xfe x", b"a\rb"]))
         lines.append(line if rng.random() < 0.95 else rng.choice([b"", b" ", b"plain"]) + line)
     return lines
@@ -137,13 +140,13 @@ def test_relayed_split_agrees_with_the_per_line_rule():
             continue
         taken += 1
         platform, text = parse_log_line(line)
-        (field,), _inners, _texts = split
+        (field,) = split.fields
         if field is None:
             assert platform is None, line
-            assert relayed_lines(*split, None) == line + b"\n", line
+            assert relayed_lines(split, None) == line + b"\n", line
         else:
             assert field.decode("utf-8", "surrogateescape") == platform, line
-            assert relayed_lines(*split, field) == text + b"\n", line
+            assert relayed_lines(split, field) == text + b"\n", line
     assert taken > 400        # the shapes it is for are taken, not only refused
 
 
@@ -156,11 +159,11 @@ def test_a_relayed_block_splits_by_platform_like_its_lines_one_by_one():
         good = good[size:]
         split = split_relayed(b"".join(line + b"\n" for line in block_lines))
         assert split is not None
-        fields = split[0]
+        fields = split.fields
         for field in set(fields):
             want = b"".join((parse_log_line(line)[1] if field is not None else line) + b"\n"
                             for line, f in zip(block_lines, fields) if f == field)
-            assert relayed_lines(*split, field, len(set(fields)) > 1) == want
+            assert relayed_lines(split, field, len(set(fields)) > 1) == want
     # one line of another shape anywhere refuses the whole block
     block = b"".join(line + b"\n" for line in good[:50])
     for bad in (b"plain text", b"", b"2021-06-09 10:00:00 platform:x86_64 - n - INFO - x"):
@@ -169,3 +172,72 @@ def test_a_relayed_block_splits_by_platform_like_its_lines_one_by_one():
             assert split_relayed(b"".join(line + b"\n" for line in
                                           lines[:at] + [bad] + lines[at:])) is None
     assert split_relayed(block) is not None
+
+
+def spaced_lines(rng: random.Random, count: int) -> list[bytes]:
+    """Near misses without any whitespace but spaces (the blocks the `[^ ]+` fields are for),
+    and lines the fast fields could run past: no spaces at all, fewer than three fields."""
+    lines = [line.replace(b"\t", b" ").replace(b"\r", b"")
+             for line in relayed_shaped_lines(rng, count)]
+    odd = [b"x", b"a b", b"a b platform:x86_64", b"a b platform:- x", b"a  b platform:- x",
+           b"y" * 300, b"a b platform:x86_64 - n - INFO - d", b"d t platform:-"]
+    for _ in range(count // 5):
+        lines.insert(rng.randrange(len(lines) + 1), rng.choice(odd))
+    return lines
+
+
+def test_blocks_of_spaces_and_newlines_split_like_their_lines_one_by_one():
+    """Such blocks take the `[^ ]+` fields, which may run past a newline: whatever they
+    accept must still split exactly like the line rule, and real lines must be accepted."""
+    rng = random.Random(14)
+    lines, accepted = spaced_lines(rng, 6000), 0
+    for size in (1, 2, 3, 5, 40):
+        for start in range(0, len(lines) - size, size):
+            block_lines = lines[start:start + size]
+            split = split_relayed(b"".join(line + b"\n" for line in block_lines))
+            if split is None:
+                continue
+            accepted += 1
+            for field in set(split.fields):
+                want = b"".join((parse_log_line(line)[1] if field is not None else line)
+                                + b"\n" for line, f in zip(block_lines, split.fields)
+                                if f == field)
+                assert relayed_lines(split, field) == want, block_lines
+    assert accepted > 2000
+    good = [line for line in lines if split_relayed(line + b"\n") is not None]
+    assert split_relayed(b"".join(line + b"\n" for line in good)) is not None
+
+
+STAMPS = [b"2026-12-02T07:28:09.123456789Z ", b"2026-12-02T07:28:09.1Z ",
+          b"2026-12-02T07:28:09Z ", b"2026-12-02T09:28:09.120000000+02:00 "]
+
+
+def test_a_prefixed_split_drops_each_lines_timestamp_in_the_same_pass():
+    rng = random.Random(15)
+    lines = relayed_shaped_lines(rng, 3000) + spaced_lines(rng, 1000)
+    rng.shuffle(lines)
+    for size in (1, 4, 30, 300):
+        for start in range(0, 1200, size):
+            block_lines = lines[start:start + size]
+            plain = b"".join(line + b"\n" for line in block_lines)
+            raw = b"".join(rng.choice(STAMPS) + line + b"\n" for line in block_lines)
+            want, got = split_relayed(plain), split_relayed(raw, PREFIX)
+            if want is None or got is None:
+                # a prefix never makes a block acceptable; the two field patterns may differ
+                # only in refusing (a block of one kind and the other)
+                assert got is None or want is None
+                continue
+            assert (got.fields, got.inners, got.texts) == (want.fields, want.inners, want.texts)
+            assert got.prefix_bytes == len(raw) - len(plain)
+
+
+def test_one_line_without_a_proper_timestamp_refuses_a_prefixed_block():
+    good = [line for line in relayed_shaped_lines(random.Random(16), 200)
+            if split_relayed(line + b"\n") is not None][:20]
+    for bad in (b"", b"2026-12-02T07:28:09Z", b"2026-12-02 07:28:09Z ", b"x ",
+                b"2026-12-02T07:28:09.1234567890Z ", b"2026-12-02T07:28:09.Z ",
+                b"2026-12-02T07:28:09+0200 ", b"2026-12-02T07:28:09Z  "):
+        for at in (0, 10, 19):
+            raw = b"".join((bad if i == at else STAMPS[0]) + line + b"\n"
+                           for i, line in enumerate(good))
+            assert split_relayed(raw, PREFIX) is None, (bad, at)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -12,6 +13,7 @@ import responses
 
 from koji_containerbuild.openshift.errors import ConnectionFailed
 from koji_containerbuild.openshift.logresume import (
+    PREFIX,
     LogGap,
     TimestampCursor,
     parse_timestamp,
@@ -19,6 +21,7 @@ from koji_containerbuild.openshift.logresume import (
 )
 from koji_containerbuild.openshift.logstream import follow_build_log
 from koji_containerbuild.openshift.watch import StreamStats
+from koji_containerbuild.prefixed import PrefixedLines
 from tests.openshift.test_client_support import (
     BUILDS,
     build_in_phase,
@@ -29,6 +32,32 @@ from tests.openshift.test_client_support import (
 GET_URL = f'{BUILDS}/b'
 LOG_URL = f'{BUILDS}/b/log'
 BASE_NS = 1_796_196_489 * 10**9  # 2026-12-02T07:28:09Z
+
+
+@pytest.fixture(autouse=True, params=['stripped', 'prefixed', 'declined'])
+def consumer(request, monkeypatch):
+    """Every test here runs three ways: the cursor strips the timestamps itself; blocks of
+    complete lines come as PrefixedLines to a consumer that strips them in its own pass
+    (as the demuxer does); or to one that hands every block back (``stripped()``)."""
+    monkeypatch.setitem(globals(), 'MODE', request.param)
+    return request.param
+
+
+MODE = 'stripped'
+_ONE_PREFIX = re.compile(rb'\n' + PREFIX)
+
+
+def consume(piece) -> bytes:
+    """What a consumer of ``keep_prefixed`` pieces makes of one: its own strip when every
+    line has a timestamp (then ``accept``), else the producer's (``stripped``)."""
+    if not isinstance(piece, PrefixedLines):
+        return piece
+    if MODE == 'prefixed':
+        stripped, count = _ONE_PREFIX.subn(b'\n', b'\n' + piece.raw)
+        if count == piece.raw.count(b'\n'):
+            piece.accept(len(stripped) - 1)
+            return stripped[1:]
+    return piece.stripped()
 
 
 def stamp(ns: int, fixed: bool = False) -> bytes:
@@ -114,8 +143,9 @@ def serve(server: FakeLogServer, cuts=(), honour=()) -> None:
 
 def follow(server: FakeLogServer, **kwargs) -> tuple[bytes, StreamStats]:
     stats = StreamStats()
-    out = b''.join(follow_build_log(make_client(), 'b', stats=stats,
-                                    logger=logging.getLogger('test.plugin'), **kwargs))
+    out = b''.join(map(consume, follow_build_log(make_client(), 'b', stats=stats,
+                                                 logger=logging.getLogger('test.plugin'),
+                                                 keep_prefixed=MODE != 'stripped', **kwargs)))
     return out, stats
 
 
@@ -251,7 +281,7 @@ def feed_all(cursor: TimestampCursor, connections: list[bytes]) -> bytes:
     for data in connections:
         cursor.restart()
         for i in range(0, len(data), 1000):
-            out.append(cursor.feed(data[i:i + 1000]))
+            out.append(consume(cursor.feed(data[i:i + 1000], MODE != 'stripped')))
     out.append(cursor.finish())
     return b''.join(out)
 
@@ -289,10 +319,11 @@ def test_a_short_unfinished_line_waits_for_its_end_and_a_final_one_is_kept():
     cursor = TimestampCursor(StreamStats(), lambda gap: None)
     cursor.restart()
     cut = body.index(lines[2][1]) + 4
-    first = cursor.feed(body[:cut])
+    first = consume(cursor.feed(body[:cut], MODE != 'stripped'))
     assert first == content(lines[:2])          # the cut line is held, not half-delivered
     cursor.restart()
-    rest = cursor.feed(body + lines[4][0] + b' no newline at the end')
+    rest = consume(cursor.feed(body + lines[4][0] + b' no newline at the end',
+                               MODE != 'stripped'))
     assert first + rest + cursor.finish() == content(lines) + b'no newline at the end'
 
 
@@ -317,3 +348,23 @@ def test_a_reconnect_to_a_server_without_timestamps_resumes_by_byte_offset(caplo
     assert out == content(lines)
     assert any('ignores timestamps' in r.getMessage() for r in caplog.records)
     assert stats.gaps == 0 and stats.prefix_mismatches == 0
+
+
+@responses.activate
+def test_a_consumer_that_neither_strips_nor_accepts_a_block_is_a_bug_said_at_once():
+    server = FakeLogServer(make_lines(20))
+    serve(server)
+    pieces = follow_build_log(make_client(), 'b', keep_prefixed=True)
+    first = next(pieces)
+    assert isinstance(first, PrefixedLines) and first.raw == stamped(make_lines(20))
+    with pytest.raises(RuntimeError, match='neither stripped nor accepted'):
+        next(pieces)
+
+
+def test_a_block_of_prefixed_lines_is_settled_once():
+    cursor = TimestampCursor(StreamStats(), lambda gap: None)
+    cursor.restart()
+    piece = cursor.feed(stamped(make_lines(3)), keep_prefixed=True)
+    assert piece.stripped() == content(make_lines(3))
+    with pytest.raises(RuntimeError, match='only once'):
+        piece.accept(10)
