@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from itertools import chain, compress, repeat
+from itertools import compress, repeat
 from operator import eq, is_, itemgetter
 from typing import NamedTuple, Optional
 
@@ -128,14 +128,20 @@ def split_relayed(block: bytes, prefix: bytes = b"") -> Optional[Relayed]:
 def relayed_lines(split: Relayed, field: Optional[bytes], mixed: bool = True) -> bytes:
     """The lines of ``split`` whose platform field is ``field``, newline terminated: the
     worker's own lines (its `platform:-` dropped, see unwrap), or for None the orchestrator
-    lines whole. ``mixed=False`` promises every line has ``field``."""
+    lines whole. ``mixed=False`` promises every line has ``field``. (Selected and
+    interleaved with C-level list operations: no tuple per line.)"""
     if field is None:
-        rows = zip(split.texts, repeat(b"\n"))
-        select = map(is_, split.fields, repeat(None))
-    else:
-        rows = zip(split.inners, split.texts, repeat(b"\n"))
-        select = map(eq, split.fields, repeat(field))
-    return b"".join(chain.from_iterable(compress(rows, select) if mixed else rows))
+        texts = (list(compress(split.texts, map(is_, split.fields, repeat(None)))) if mixed
+                 else split.texts)
+        return b"\n".join(texts) + b"\n" if texts else b""
+    inners, texts = split.inners, split.texts
+    if mixed:
+        select = list(map(eq, split.fields, repeat(field)))
+        inners, texts = list(compress(inners, select)), list(compress(texts, select))
+    parts = [b"\n"] * (3 * len(texts))
+    parts[0::3] = inners
+    parts[1::3] = texts
+    return b"".join(parts)
 
 
 def parse_log_line(line: bytes) -> tuple[Optional[str], bytes]:
