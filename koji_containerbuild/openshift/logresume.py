@@ -223,7 +223,15 @@ class TimestampCursor:
         start = block.rfind(b'\n', 0, len(block) - 1) + 1
         stamp = block[start:block.index(b' ', start)]
         head = stamp + b' '
-        same = block.count(b'\n' + head) + (1 if block.startswith(head) else 0)
+        same, end = 1, start - 1            # lines stamped `stamp`; newline before the first
+        while 0 < end and same < 8:        # (usually one: a walk back beats a whole count)
+            begin = block.rfind(b'\n', 0, end) + 1
+            if not block.startswith(head, begin):
+                break
+            same, end = same + 1, begin - 1
+        else:
+            if 0 < end:
+                same = block.count(b'\n' + head) + (1 if block.startswith(head) else 0)
         if stamp == self._stamp:
             self._ordinal += same
         else:

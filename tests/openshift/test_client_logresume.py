@@ -182,12 +182,16 @@ def test_a_cut_anywhere_resumes_with_since_time_and_no_line_twice(cut_at):
     assert stats.gaps == 0
 
 
+@pytest.mark.parametrize('same_every,cut_line', [(5, 12), (20, 33)])
 @responses.activate
-def test_lines_with_one_timestamp_across_a_cut_are_told_apart_by_position():
-    lines = make_lines(40, per_second=4, same_every=5)  # five lines share each timestamp
-    assert len({s for s, _t in lines[10:15]}) == 1
+def test_lines_with_one_timestamp_across_a_cut_are_told_apart_by_position(same_every,
+                                                                          cut_line):
+    # five (twenty) consecutive lines share each timestamp; the cut is in the third
+    # (fourteenth) of them
+    lines = make_lines(80, per_second=4, same_every=same_every)
+    assert len({s for s, _t in lines[cut_line - cut_line % same_every:][:same_every]}) == 1
     body = stamped(lines)
-    cut = body.index(lines[12][1]) + 3      # in the third of five lines with one timestamp
+    cut = body.index(lines[cut_line][1]) + 3
     server = FakeLogServer(lines)
     serve(server, cuts=[cut])
     out, _stats = follow(server)
@@ -368,3 +372,17 @@ def test_a_block_of_prefixed_lines_is_settled_once():
     assert piece.stripped() == content(make_lines(3))
     with pytest.raises(RuntimeError, match='only once'):
         piece.accept(10)
+
+
+@pytest.mark.parametrize('count', [1, 3, 8, 9, 30])
+def test_the_last_line_of_a_block_is_known_by_its_ordinal_among_equal_timestamps(count):
+    """The resume point after a block whose last ``count`` lines share one timestamp (the
+    whole block, or after an earlier line of another second)."""
+    lines = make_lines(count, same_every=count)
+    for head in ([], make_lines(1, per_second=1)[:1]):
+        earlier = [(stamp(BASE_NS - 10**9), text) for _s, text in head]
+        cursor = TimestampCursor(StreamStats(), lambda gap: None)
+        cursor.restart()
+        assert consume(cursor.feed(stamped(earlier + lines), MODE != 'stripped')) == \
+            content(earlier + lines)
+        assert (cursor.last.stamp, cursor.last.ordinal) == (lines[0][0], count - 1)
