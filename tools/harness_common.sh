@@ -45,12 +45,14 @@ harness_token() {
 }
 
 # harness_start_sim WORK SIMULATOR_ARGS...: the OpenShift simulator on the harness's Python
-# on a free loopback port, fresh state in WORK/openshift, log in WORK/openshift.log; its pid
+# (set up by up.sh first on a fresh harness) on a free loopback port, fresh state in WORK/openshift, log in WORK/openshift.log; its pid
 # joins HARNESS_PIDS. Waits up to 60 s for its URL and sets SIM_URL; if it dies first, prints
 # its log and exits 1.
 harness_start_sim() {
     local work=$1 pid
     shift
+    # a fresh harness: up.sh installs what the simulator imports (dockerfile-parse) first
+    "$PYTHON" -c 'import dockerfile_parse' 2>/dev/null || harness_up 3
     rm -rf "$work/openshift"
     PYTHONPATH=$CHECKOUT "$PYTHON" -m koji_containerbuild.sandbox.openshift \
         --listen 127.0.0.1:0 --token-file "$work/openshift.token" --state-dir "$work/openshift" \
