@@ -22,22 +22,11 @@ SCENARIO=${SCENARIO:-success}
 
 say() { printf '== %s\n' "$*"; }
 
-# 1. Debian's stack: the harness venv sees dist-packages (--system-site-packages), so these are
-#    what the plugins import. Only dockerfile-parse (not in Debian 12) comes from PyPI.
-missing=()
-for pkg in python3-requests python3-urllib3 python3-yaml python3-jsonschema python3-dateutil \
-           python3-six python3-defusedxml; do
-    dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-    say "apt-get install ${missing[*]}"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
-
-# 2. kojid's side: the builder plugin's conf, naming our twin of /etc/osbs.conf.
+# 1. kojid's side: the builder plugin's conf, naming our twin of /etc/osbs.conf.
 harness_builder_conf "$WORK"
 
-# 3. The harness, pointed at this checkout (README "Pointing it at a plugin checkout").
+# 2. The harness, pointed at this checkout (README "Pointing it at a plugin checkout"),
+#    with Debian's stack installed first (harness_up).
 say "up.sh --restart with the plugins of $CHECKOUT"
 harness_up 12
 

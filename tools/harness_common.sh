@@ -99,10 +99,27 @@ create_container_repo(sys.argv[1], sys.argv[2], branch=sys.argv[3])' "$GITROOT" 
     fi
 }
 
+# harness_debian_stack: what the plugins import, from Debian 12 (the harness venv sees
+# dist-packages through --system-site-packages, as a real Koji host would); only
+# dockerfile-parse, not in Debian 12, comes from PyPI (harness_up's EXTRA_PIP_PACKAGES).
+harness_debian_stack() {
+    local pkg missing=()
+    for pkg in python3-requests python3-urllib3 python3-yaml python3-jsonschema \
+               python3-dateutil python3-six python3-defusedxml; do
+        dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+    done
+    if [ ${#missing[@]} -gt 0 ]; then
+        echo "== apt-get install ${missing[*]}"
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+            "${missing[@]}" >/dev/null
+    fi
+}
+
 # harness_up LINES: `up.sh --restart` pointed at this checkout (the harness README, "Pointing
 # it at a plugin checkout"), showing the last LINES lines of its output. Variables such as
 # KOJID_HUB_URL set before the call reach up.sh.
 harness_up() {
+    harness_debian_stack
     EXTRA_PYTHONPATH=$CHECKOUT EXTRA_PIP_PACKAGES="dockerfile-parse" \
     HUB_PLUGIN_DIR=$CHECKOUT/hub_plugin HUB_PLUGINS=hub_containerbuild \
     BUILDER_PLUGIN_DIR=$CHECKOUT/builder_plugin BUILDER_PLUGINS=builder_containerbuild \
