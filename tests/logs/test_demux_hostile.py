@@ -146,3 +146,15 @@ def test_a_100_mb_line_is_streamed_in_bounded_memory(tmp_path):
     size = (tmp_path / "x86_64.log").stat().st_size
     assert size == len(stripped_worker("start ").encode()) + 1600 * len(chunk) + 1
     assert (tmp_path / "orchestrator.log").exists() is False
+
+
+def test_a_block_of_lines_without_spaces_is_kept_whole_in_linear_time(tmp_path):
+    """The relayed split's fast fields may run past a newline; lines without a space must
+    stop every attempt at their own end (else this block took hours: quadratic)."""
+    head = relay("x86_64", worker("one relayed line")).encode() + b"\n"
+    block = head + b"x\n" * 200_000 + b"a b\n" * 50_000
+    demux = demux_chunks(tmp_path, [block])
+    assert read_dir(tmp_path) == {"orchestrator.log": block[len(head):],
+                                  "x86_64.log": stripped_worker("one relayed line").encode()
+                                  + b"\n"}
+    assert demux.lines == 250_001
