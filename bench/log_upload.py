@@ -5,7 +5,8 @@
   process; MB of emitted log / (build Running → task closed). Baseline, same run, same log:
   the upstream plugin's pipeline (``upstream_pipeline.py``: osbs-client ``iter_lines`` +
   per-line demux with a flush per line + ``incremental_upload`` 64 KiB every second).
-  Goal: >= 5x.
+  Goal: >= 5x. Both run ``BENCH_UPLOAD_RUNS`` (3) times, alternating; the figures are the
+  medians (each run is printed), as the machine's other load moves single runs by a fifth.
 * **builder CPU per 100 MB**: CPU of the task process (kojid's reaped children) per 100 MB
   emitted; the baseline is the upstream pipeline's (child + uploader). Goal: <= 2 s.
 * **throttled hub**: the same through a hub whose upload handler serves at most
@@ -19,6 +20,7 @@ from __future__ import annotations
 import tempfile
 import time
 from pathlib import Path
+from statistics import median
 
 import upstream_pipeline
 from buildsite import FINISHED_STATES as FINISHED
@@ -100,31 +102,50 @@ def count_lines(path: Path) -> int:
         return count_across(iter(lambda: handle.read(1 << 20), b""), LINE_MARK)
 
 
-def bench_upload(site: Site, table) -> None:
-    mb = env("BENCH_UPLOAD_MB", 200)
-    rate_mb = env("BENCH_UPLOAD_RATE_MB", 8)
-    size = int(mb * 1e6)
-    ours = run_task(site, size)
+def run_upstream(site: Site, ours: dict) -> dict:
+    """The upstream pipeline on the log of ``ours``; its CPU and the server's (this process)."""
     with tempfile.TemporaryDirectory() as out:
         server_before = time.process_time()
         base = upstream_pipeline.run(site.sim.url, TOKEN, ours["name"], site.hub.url,
                                      DEMO["user"], DEMO["password"], out,
                                      f"bench-upstream/{ours['task']}")
         base["server_cpu"] = time.process_time() - server_before - base["uploader_cpu"]
-    print(f"  cpu per 100 MB: task {ours['cpu'] / ours['emitted'] * 1e8:.2f} s, simulator+hub "
-          f"{ours['server_cpu'] / ours['emitted'] * 1e8:.2f} s; upstream pipeline "
-          f"{base['cpu'] / ours['emitted'] * 1e8:.2f} s, simulator+hub "
-          f"{base['server_cpu'] / ours['emitted'] * 1e8:.2f} s", flush=True)
-    emitted = ours["emitted"]
-    speed, base_speed = emitted / ours["seconds"] / 1e6, emitted / base["seconds"] / 1e6
-    ok = ours["state"] == STATES["CLOSED"] and ours["identical"]
-    table.add(f"log to hub, {emitted / 1e6:.0f} MB follow->demux->upload"
-              + ("" if ok else " (INCOMPLETE)"), f"{speed:.1f} MB/s",
-              f"{base_speed:.1f} MB/s (upstream pipeline)", f"{speed / base_speed:.1f}x",
-              ">= 5x")
-    table.add("builder CPU per 100 MB of log", f"{ours['cpu'] / emitted * 1e8:.2f} s",
-              f"{base['cpu'] / emitted * 1e8:.2f} s (upstream pipeline)",
-              f"{ours['cpu'] / base['cpu']:.2f}", "<= 2 s")
+    return base
+
+
+def bench_upload(site: Site, table) -> None:
+    mb = env("BENCH_UPLOAD_MB", 200)
+    rate_mb = env("BENCH_UPLOAD_RATE_MB", 8)
+    runs = max(1, int(env("BENCH_UPLOAD_RUNS", 3)))
+    size = int(mb * 1e6)
+    # Both pipelines are CPU-bound on a machine others share: runs alternate so a busy moment
+    # costs both, and each figure is the median of its runs.
+    pairs = []
+    for _run in range(runs):
+        ours = run_task(site, size)
+        pairs.append((ours, run_upstream(site, ours)))
+    emitted = pairs[0][0]["emitted"]
+    for ours, base in pairs:
+        print(f"  task {ours['task']}: {emitted / ours['seconds'] / 1e6:.1f} MB/s, "
+              f"upstream {emitted / base['seconds'] / 1e6:.1f} MB/s "
+              f"({base['seconds'] / ours['seconds']:.1f}x); cpu per 100 MB: task "
+              f"{ours['cpu'] / emitted * 1e8:.2f} s, simulator+hub "
+              f"{ours['server_cpu'] / emitted * 1e8:.2f} s; upstream "
+              f"{base['cpu'] / emitted * 1e8:.2f} s, simulator+hub "
+              f"{base['server_cpu'] / emitted * 1e8:.2f} s", flush=True)
+    seconds = median(ours["seconds"] for ours, _base in pairs)
+    base_seconds = median(base["seconds"] for _ours, base in pairs)
+    cpu = median(ours["cpu"] for ours, _base in pairs)
+    base_cpu = median(base["cpu"] for _ours, base in pairs)
+    ok = all(ours["state"] == STATES["CLOSED"] and ours["identical"] for ours, _base in pairs)
+    of_runs = f" (median of {runs})" if runs > 1 else ""
+    table.add(f"log to hub, {emitted / 1e6:.0f} MB follow->demux->upload{of_runs}"
+              + ("" if ok else " (INCOMPLETE)"), f"{emitted / seconds / 1e6:.1f} MB/s",
+              f"{emitted / base_seconds / 1e6:.1f} MB/s (upstream pipeline)",
+              f"{base_seconds / seconds:.1f}x", ">= 5x")
+    table.add(f"builder CPU per 100 MB of log{of_runs}", f"{cpu / emitted * 1e8:.2f} s",
+              f"{base_cpu / emitted * 1e8:.2f} s (upstream pipeline)",
+              f"{cpu / base_cpu:.2f}", "<= 2 s")
     site.hub.upload_rate = rate_mb * 1e6
     try:
         slow = run_task(site, size)
