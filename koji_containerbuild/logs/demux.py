@@ -4,7 +4,8 @@ The orchestrator build interleaves its own lines with lines relayed from the wor
 each platform; upstream Koji showed them as ``orchestrator.log`` and ``<platform>.log``
 (rule: osbs1-contract.md §5.3). This module only turns bytes into files: which platform a
 line relays is the line rule's (``lines.py``), which file a platform may write is
-``platform_files.py``'s; following the stream and uploading the files live elsewhere
+``platform_files.py``'s, where a whole block's lines go in a few C-level passes is
+``blocks.py``'s; following the stream and uploading the files live elsewhere
 (``follow.py``, ``upload.py``).
 
 Bytes stay bytes: lines are split on ``\\n`` only and written back untouched, so invalid
@@ -20,24 +21,13 @@ from __future__ import annotations
 
 import logging
 import os
-from itertools import compress
 from typing import BinaryIO, Callable, Optional, Union
 
 from koji_containerbuild.bytescan import count_newlines
 from koji_containerbuild.prefixed import PrefixedLines
 
-from .lines import (
-    BLOCK_LINE,
-    MAYBE_WORKER,
-    ROW_PLATFORM,
-    ROW_WHOLE,
-    WRAPPED,
-    Relayed,
-    relayed_lines,
-    split_relayed,
-    stripped_lines,
-    unwrap,
-)
+from .blocks import Writes, relayed_writes, routed_writes
+from .lines import MAYBE_WORKER, WRAPPED, Relayed, split_relayed, unwrap
 from .platform_files import (
     METADATA_TAG,
     ORCHESTRATOR_LOG,
@@ -54,8 +44,6 @@ from .records import (
     user_warning_message,
 )
 
-# More distinct platform fields than this in one block is not a real log: per-line path.
-_MAX_BLOCK_PLATFORMS = 16
 # Blocks of prefixed lines not tried in one pass after one that needed more (_write_prefixed)
 _PREFIXED_RETRY = 8
 
@@ -314,70 +302,30 @@ class LogDemux:
 
     def _write_relayed_block(self, block: bytes) -> bool:
         """Demux a block whose every line is a relayed worker line or an orchestrator line
-        in the single-spaced form (``split_relayed``: one regex pass that stops at each
-        line's prefix, then one C-level filter per file); False, having written nothing,
-        when a line is in another form or names a platform without a file of its own."""
+        in the single-spaced form (``split_relayed``); False, having written nothing, when
+        a line is in another form or names a platform without a file of its own."""
         split = split_relayed(block)
         return split is not None and self._write_relayed(split)
 
     def _write_relayed(self, split: Relayed) -> bool:
-        """Write the lines of a relayed split, each file's share joined at C level; False,
-        having written nothing, when a platform has no file of its own or is special."""
-        targets: dict[Optional[bytes], str] = {}
-        for raw in dict.fromkeys(split.fields):
-            if raw is None:
-                targets[raw] = self._main_log
-                continue
-            name = self._platform_files.get(raw)
-            if name is None:
-                name = self._platform_file(raw)
-            if not name or name == METADATA_TAG or len(targets) >= _MAX_BLOCK_PLATFORMS:
-                return False            # the line stays whole, or is special: general path
-            targets[raw] = name
-        mixed = len(targets) > 1
-        for raw, name in targets.items():
-            self._append(name, relayed_lines(split, raw, mixed))
-        self.lines += len(split.texts)
-        if self._on_data is not None:
-            self._on_data()
-        return True
+        return self._apply(relayed_writes(split, self._file_for, self._main_log))
 
     def _write_routed_block(self, block: bytes) -> bool:
-        """Demux a block without USER_WARNING records using C-level passes only (one
-        regex scan, then one filter per platform present); False, having written nothing,
-        when the block needs the per-line path (`_metadata_`, too many platforms)."""
-        rows = BLOCK_LINE.findall(block)
-        targets: dict[bytes, str] = {}
-        for raw in dict.fromkeys(map(ROW_PLATFORM, rows)):
-            if raw == b"-" or raw == b"":
-                name = ""
-            else:
-                name = self._platform_files.get(raw)
-                if name is None:
-                    name = self._platform_file(raw)
-                if name == METADATA_TAG:
-                    return False
-            targets[raw] = name
-            if len(targets) > _MAX_BLOCK_PLATFORMS:
-                return False
-        to_main = {raw for raw, name in targets.items() if not name}
-        if to_main:
-            if len(to_main) == len(targets):
-                kept = rows
-            else:
-                kept = list(compress(rows, map(to_main.__contains__, map(ROW_PLATFORM, rows))))
-            whole = list(map(b"".join, map(ROW_WHOLE, kept)))
-            whole.append(b"")
-            self._append(self._main_log, b"\n".join(whole))
-        for raw, name in targets.items():
-            if not name:
-                continue
-            if len(targets) == 1:
-                mine = rows
-            else:
-                mine = list(compress(rows, map(raw.__eq__, map(ROW_PLATFORM, rows))))
-            self._append(name, stripped_lines(mine))
-        self.lines += len(rows)
+        """Demux a block without USER_WARNING records by the whole-block regex; False,
+        having written nothing, when it needs the per-line path."""
+        return self._apply(routed_writes(block, self._file_for, self._main_log))
+
+    def _file_for(self, raw: bytes) -> str:
+        name = self._platform_files.get(raw)
+        return self._platform_file(raw) if name is None else name
+
+    def _apply(self, writes: Optional[Writes]) -> bool:
+        """Append a block's planned writes (``blocks.py``); False when there is no plan."""
+        if writes is None:
+            return False
+        for name, data in writes.files.items():
+            self._append(name, data)
+        self.lines += writes.lines
         if self._on_data is not None:
             self._on_data()
         return True
