@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 import threading
 from dataclasses import dataclass
 
@@ -114,10 +115,14 @@ class TaskPlayer:
                 path = self.hub.task_output_path(task_id, name)
                 os.makedirs(os.path.dirname(path), exist_ok=True)
                 # replaced whole, never seen truncated: a watcher reading between a
-                # truncate and the write took the file for a restarted upload (a flake)
-                with open(path + ".new", "w", encoding="utf-8") as f:
+                # truncate and the write took the file for a restarted upload (a flake);
+                # written beside the task's directory, not in it, where listTaskOutput
+                # would list a file that is gone when it stats it (another flake)
+                beside = os.path.dirname(self.hub.store.task_dir(task_id))
+                fd, temp = tempfile.mkstemp(dir=beside)
+                with os.fdopen(fd, "w", encoding="utf-8") as f:
                     f.write(text)
-                os.replace(path + ".new", path)
+                os.replace(temp, path)
             self.hub.set_task_state(task_id, **step)
 
     def close(self) -> None:
